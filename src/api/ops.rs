@@ -1,0 +1,50 @@
+//! The operations listener: liveness, readiness and metrics. Plain HTTP,
+//! meant for loopback or a private network (load balancers, Prometheus).
+use crate::error::{ApiError, Problem};
+use crate::metrics::Metrics;
+use crate::storage::Database;
+use actix_web::{get, web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    /// `ok` when healthy.
+    pub status: String,
+}
+
+/// Liveness: the process is up and serving.
+#[utoipa::path(get, path = "/healthz", tag = "operations", operation_id = "healthz",
+    responses((status = 200, body = Health)))]
+#[get("/healthz")]
+pub async fn healthz() -> web::Json<Health> {
+    web::Json(Health {
+        status: "ok".into(),
+    })
+}
+
+/// Readiness: the database answers.
+#[utoipa::path(get, path = "/readyz", tag = "operations", operation_id = "readyz",
+    responses((status = 200, body = Health), (status = 503, body = Problem, content_type = "application/problem+json")))]
+#[get("/readyz")]
+pub async fn readyz(db: web::Data<Database>) -> Result<web::Json<Health>, ApiError> {
+    db.run(|conn| Database::ping(conn))
+        .await
+        .map_err(|e: crate::storage::StorageError| ApiError::Unavailable(e.to_string()))?;
+    Ok(web::Json(Health {
+        status: "ok".into(),
+    }))
+}
+
+/// Prometheus metrics (OpenMetrics text).
+#[utoipa::path(get, path = "/metrics", tag = "operations", operation_id = "metrics",
+    responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text")))]
+#[get("/metrics")]
+pub async fn metrics(metrics: web::Data<Metrics>, db: web::Data<Database>) -> HttpResponse {
+    let (connections, idle) = db.pool_state();
+    metrics.db_connections.set(i64::from(connections));
+    metrics.db_idle_connections.set(i64::from(idle));
+    HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(metrics.render())
+}

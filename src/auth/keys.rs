@@ -1,0 +1,334 @@
+//! Signing keys: the hub's own (generated, stored in the database, rotated
+//! without downtime) and the verification key sets built from JWKS.
+use crate::storage::signing_keys::{self, SigningKeyRow};
+use crate::storage::{now, Database, DbConnection, StorageResult};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::jwk::{Jwk, JwkSet};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+/// Algorithms accepted anywhere: asymmetric only. `none` and the HMAC
+/// family are never accepted, so a public key can never be used as an HMAC secret.
+pub const ALLOWED_ALGORITHMS: [Algorithm; 9] = [
+    Algorithm::EdDSA,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+];
+
+/// Parses a JWS `alg` header value against the allow-list.
+pub fn allowed_algorithm(name: &str) -> Option<Algorithm> {
+    let algorithm: Algorithm = name.parse().ok()?;
+    ALLOWED_ALGORITHMS.contains(&algorithm).then_some(algorithm)
+}
+
+/// A public key usable to verify tokens, with the one algorithm it is for.
+#[derive(Clone)]
+pub struct VerificationKey {
+    pub algorithm: Algorithm,
+    pub key: DecodingKey,
+}
+
+/// Verification keys by `kid`.
+#[derive(Clone, Default)]
+pub struct KeySet {
+    keys: HashMap<String, VerificationKey>,
+}
+
+impl KeySet {
+    /// Builds a key set from a JWKS, keeping only keys whose algorithm is
+    /// allowed and agrees with their key type. Keys without `kid` are skipped.
+    pub fn from_jwks(jwks: &JwkSet) -> KeySet {
+        let mut keys = HashMap::new();
+        for jwk in &jwks.keys {
+            let Some(kid) = jwk.common.key_id.clone() else {
+                continue;
+            };
+            let Some(algorithm) = jwk_algorithm(jwk) else {
+                continue;
+            };
+            if let Ok(key) = DecodingKey::from_jwk(jwk) {
+                keys.insert(kid, VerificationKey { algorithm, key });
+            }
+        }
+        KeySet { keys }
+    }
+
+    pub fn get(&self, kid: &str) -> Option<&VerificationKey> {
+        self.keys.get(kid)
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+/// The algorithm a JWK is for: its `alg` if present (and allowed), otherwise
+/// derived from its key type and curve.
+fn jwk_algorithm(jwk: &Jwk) -> Option<Algorithm> {
+    use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve};
+    let from_type = match &jwk.algorithm {
+        AlgorithmParameters::OctetKeyPair(p) if p.curve == EllipticCurve::Ed25519 => {
+            Some(Algorithm::EdDSA)
+        }
+        AlgorithmParameters::EllipticCurve(p) if p.curve == EllipticCurve::P256 => {
+            Some(Algorithm::ES256)
+        }
+        AlgorithmParameters::EllipticCurve(p) if p.curve == EllipticCurve::P384 => {
+            Some(Algorithm::ES384)
+        }
+        AlgorithmParameters::RSA(_) => Some(Algorithm::RS256),
+        _ => None,
+    }?;
+    match jwk.common.key_algorithm {
+        Some(declared) => {
+            let declared = allowed_algorithm(&declared.to_string())?;
+            // The declared algorithm must belong to the key's family.
+            (declared.family() == from_type.family()).then_some(declared)
+        }
+        None => Some(from_type),
+    }
+}
+
+/// A freshly generated signing key.
+pub fn generate_key(algorithm: &str) -> Result<SigningKeyRow, rcgen::Error> {
+    let (pair, jwk_base) = match algorithm {
+        "ES256" => {
+            let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+            let raw = pair.public_key_raw().to_vec(); // 0x04 || x || y
+            let jwk = json!({"crv": "P-256", "kty": "EC",
+                "x": URL_SAFE_NO_PAD.encode(&raw[1..33]), "y": URL_SAFE_NO_PAD.encode(&raw[33..65])});
+            (pair, jwk)
+        }
+        _ => {
+            let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519)?;
+            let jwk = json!({"crv": "Ed25519", "kty": "OKP", "x": URL_SAFE_NO_PAD.encode(pair.public_key_raw())});
+            (pair, jwk)
+        }
+    };
+    // RFC 7638 thumbprint as the key id: the required members, sorted, no spaces.
+    // (serde_json's map is sorted by key, and the members above are the required ones.)
+    let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(jwk_base.to_string().as_bytes()));
+    let mut jwk = jwk_base;
+    jwk["kid"] = json!(kid);
+    jwk["alg"] = json!(if algorithm == "ES256" {
+        "ES256"
+    } else {
+        "EdDSA"
+    });
+    jwk["use"] = json!("sig");
+    Ok(SigningKeyRow {
+        kid,
+        algorithm: if algorithm == "ES256" {
+            "ES256".into()
+        } else {
+            "EdDSA".into()
+        },
+        private_key_pem: pair.serialize_pem(),
+        public_jwk: jwk.to_string(),
+        created_at: now(),
+        retired_at: None,
+    })
+}
+
+/// The key new tokens are signed with.
+#[derive(Clone)]
+pub struct ActiveKey {
+    pub kid: String,
+    pub algorithm: Algorithm,
+    pub key: EncodingKey,
+}
+
+struct HubKeys {
+    active: Option<ActiveKey>,
+    verification: KeySet,
+    jwks: serde_json::Value,
+    loaded_at: Instant,
+}
+
+/// The hub's keys, cached from the database and refreshed periodically and
+/// whenever a token names a `kid` not seen yet (another server rotated).
+pub struct HubKeyStore {
+    db: Database,
+    algorithm: String,
+    /// Retired keys stay published this long (the longest token lifetime plus leeway).
+    keep_retired: chrono::TimeDelta,
+    state: RwLock<Arc<HubKeys>>,
+}
+
+const MIN_RELOAD_INTERVAL: Duration = Duration::from_secs(2);
+
+impl HubKeyStore {
+    /// Loads the keys, creating the first one when the database has none.
+    pub fn load(
+        db: Database,
+        algorithm: &str,
+        keep_retired: chrono::TimeDelta,
+    ) -> StorageResult<HubKeyStore> {
+        let mut conn = db.get()?;
+        ensure_active_key(&mut conn, algorithm)?;
+        let keys = read_keys(&mut conn, keep_retired)?;
+        drop(conn);
+        Ok(HubKeyStore {
+            db,
+            algorithm: algorithm.into(),
+            keep_retired,
+            state: RwLock::new(Arc::new(keys)),
+        })
+    }
+
+    fn current(&self) -> Arc<HubKeys> {
+        self.state
+            .read()
+            .map(|s| s.clone())
+            .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+    }
+
+    pub fn active(&self) -> Option<ActiveKey> {
+        self.current().active.clone()
+    }
+
+    pub fn verification_key(&self, kid: &str) -> Option<VerificationKey> {
+        self.current().verification.get(kid).cloned()
+    }
+
+    pub fn jwks(&self) -> serde_json::Value {
+        self.current().jwks.clone()
+    }
+
+    pub fn algorithm(&self) -> &str {
+        &self.algorithm
+    }
+
+    /// Re-reads the keys from the database (blocking; call off the async workers).
+    pub fn reload(&self) -> StorageResult<()> {
+        let mut conn = self.db.get()?;
+        let keys = read_keys(&mut conn, self.keep_retired)?;
+        if let Ok(mut state) = self.state.write() {
+            *state = Arc::new(keys);
+        }
+        Ok(())
+    }
+
+    /// Reloads unless that was done very recently (protects against floods of unknown `kid`s).
+    pub fn reload_if_stale(&self) -> StorageResult<bool> {
+        if self.current().loaded_at.elapsed() < MIN_RELOAD_INTERVAL {
+            return Ok(false);
+        }
+        self.reload().map(|_| true)
+    }
+}
+
+/// Makes sure an active key exists (first start).
+pub fn ensure_active_key(conn: &mut DbConnection, algorithm: &str) -> StorageResult<()> {
+    let keys = signing_keys::list_usable(conn, now())?;
+    if keys.iter().any(|k| k.retired_at.is_none()) {
+        return Ok(());
+    }
+    let key = generate_key(algorithm)
+        .map_err(|e| crate::storage::StorageError::Corrupt(e.to_string()))?;
+    signing_keys::insert(conn, &key)
+}
+
+/// Generates a new key and retires the current one. Tokens signed by the old
+/// key stay valid until they expire: the old key stays in the JWKS until then.
+pub fn rotate(conn: &mut DbConnection, algorithm: &str) -> StorageResult<SigningKeyRow> {
+    let key = generate_key(algorithm)
+        .map_err(|e| crate::storage::StorageError::Corrupt(e.to_string()))?;
+    signing_keys::rotate(conn, &key)?;
+    Ok(key)
+}
+
+fn read_keys(conn: &mut DbConnection, keep_retired: chrono::TimeDelta) -> StorageResult<HubKeys> {
+    let rows = signing_keys::list_usable(conn, now() - keep_retired)?;
+    let mut jwks = Vec::new();
+    let mut active = None;
+    for row in &rows {
+        let Ok(jwk) = serde_json::from_str::<serde_json::Value>(&row.public_jwk) else {
+            tracing::error!(kid = %row.kid, "stored signing key has an unreadable JWK; skipped");
+            continue;
+        };
+        if active.is_none() && row.retired_at.is_none() {
+            let algorithm = if row.algorithm == "ES256" {
+                Algorithm::ES256
+            } else {
+                Algorithm::EdDSA
+            };
+            let key = match algorithm {
+                Algorithm::ES256 => EncodingKey::from_ec_pem(row.private_key_pem.as_bytes()),
+                _ => EncodingKey::from_ed_pem(row.private_key_pem.as_bytes()),
+            };
+            match key {
+                Ok(key) => {
+                    active = Some(ActiveKey {
+                        kid: row.kid.clone(),
+                        algorithm,
+                        key,
+                    })
+                }
+                Err(error) => {
+                    tracing::error!(kid = %row.kid, %error, "stored signing key is unusable")
+                }
+            }
+        }
+        jwks.push(jwk);
+    }
+    let jwks = json!({ "keys": jwks });
+    let verification = serde_json::from_value::<JwkSet>(jwks.clone())
+        .map(|set| KeySet::from_jwks(&set))
+        .unwrap_or_default();
+    Ok(HubKeys {
+        active,
+        verification,
+        jwks,
+        loaded_at: Instant::now(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_publish_a_verifying_jwk() {
+        for algorithm in ["EdDSA", "ES256"] {
+            let row = generate_key(algorithm).unwrap();
+            let set: JwkSet =
+                serde_json::from_str(&format!("{{\"keys\":[{}]}}", row.public_jwk)).unwrap();
+            let keys = KeySet::from_jwks(&set);
+            assert_eq!(keys.len(), 1, "{algorithm}");
+            assert_eq!(keys.get(&row.kid).unwrap().algorithm.to_string(), algorithm);
+        }
+    }
+
+    #[test]
+    fn hmac_and_none_are_never_allowed() {
+        for name in ["none", "HS256", "HS384", "HS512", "nonsense"] {
+            assert!(allowed_algorithm(name).is_none(), "{name}");
+        }
+        assert_eq!(allowed_algorithm("EdDSA"), Some(Algorithm::EdDSA));
+    }
+
+    #[test]
+    fn a_jwk_declaring_a_foreign_algorithm_is_skipped() {
+        let row = generate_key("EdDSA").unwrap();
+        let mut jwk: serde_json::Value = serde_json::from_str(&row.public_jwk).unwrap();
+        jwk["alg"] = json!("ES256");
+        let set: JwkSet = serde_json::from_value(json!({"keys": [jwk]})).unwrap();
+        assert!(KeySet::from_jwks(&set).is_empty());
+    }
+}

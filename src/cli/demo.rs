@@ -1,0 +1,278 @@
+//! `tracewire demo`: a ready-to-try deployment on the embedded database.
+//!
+//! Creates (or reuses) a directory with a dev CA, a server certificate,
+//! a hub and three partner organizations (a forensics firm, an NGO, an
+//! exchange) with client certificates and API clients, writes `demo.json`
+//! and `tracewire.toml` there, prints curl lines that work as shown, and
+//! starts the server.
+use super::pki::{load_ca, write_issued, write_private};
+use crate::config::Settings;
+use crate::domain::{ClientId, CommunityId, OrganizationId, OrganizationType, Scopes};
+use crate::partners::{self, AdminError};
+use crate::pki::CertificateAuthority;
+use crate::storage::organizations::NewOrganization;
+use anyhow::Context;
+use clap::Args;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Directory for the demo's certificates, database and files (created or reused).
+    #[arg(long, default_value = "tracewire-demo")]
+    pub dir: PathBuf,
+    /// API listener address.
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    pub listen: String,
+    /// Operations listener address.
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    pub ops_listen: String,
+    /// Prepare everything and print the curl lines, but do not start the server.
+    #[arg(long)]
+    pub setup_only: bool,
+}
+
+struct DemoOrganization {
+    id: &'static str,
+    name: &'static str,
+    org_type: OrganizationType,
+    client: &'static str,
+    scopes: &'static str,
+}
+
+const ORGANIZATIONS: [DemoOrganization; 4] = [
+    DemoOrganization {
+        id: "tracewire-hub",
+        name: "Tracewire Hub (demo)",
+        org_type: OrganizationType::Hub,
+        client: "hub-admin",
+        scopes: "admin indicators:read",
+    },
+    DemoOrganization {
+        id: "acme-forensics",
+        name: "Acme Chain Forensics",
+        org_type: OrganizationType::Forensics,
+        client: "acme-forensics-analyst",
+        scopes: "indicators:read indicators:write sightings:write",
+    },
+    DemoOrganization {
+        id: "safe-harbor",
+        name: "Safe Harbor Anti-Trafficking Network",
+        org_type: OrganizationType::Ngo,
+        client: "safe-harbor-analyst",
+        scopes: "indicators:read indicators:write sightings:write",
+    },
+    DemoOrganization {
+        id: "northwind-exchange",
+        name: "Northwind Exchange",
+        org_type: OrganizationType::Exchange,
+        client: "northwind-screening",
+        scopes: "indicators:read sightings:write",
+    },
+];
+
+#[derive(Serialize)]
+struct DemoFile {
+    api_url: String,
+    ops_url: String,
+    ca_cert: PathBuf,
+    config: PathBuf,
+    organizations: Vec<DemoOrgEntry>,
+}
+
+#[derive(Serialize)]
+struct DemoOrgEntry {
+    id: String,
+    name: String,
+    #[serde(rename = "type")]
+    org_type: String,
+    cert: PathBuf,
+    key: PathBuf,
+    fingerprint: String,
+    client_id: String,
+    scopes: String,
+}
+
+fn ignore_existing<T>(result: Result<T, AdminError>) -> anyhow::Result<()> {
+    match result {
+        Ok(_) | Err(AdminError::Conflict(_)) => Ok(()),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Prepares the demo directory and returns the settings to serve it with.
+pub fn prepare(args: &DemoArgs) -> anyhow::Result<Settings> {
+    std::fs::create_dir_all(args.dir.join("pki"))
+        .with_context(|| format!("cannot create {}", args.dir.display()))?;
+    let dir = args.dir.canonicalize()?;
+    let pki = dir.join("pki");
+    let ca = if pki.join("ca.pem").exists() {
+        load_ca(&pki)?
+    } else {
+        let ca = CertificateAuthority::create("tracewire demo CA", 3650)?;
+        std::fs::write(pki.join("ca.pem"), &ca.cert_pem)?;
+        write_private(&pki.join("ca-key.pem"), &ca.key_pem)?;
+        ca
+    };
+    if !pki.join("server.pem").exists() {
+        let hosts = [
+            "localhost".to_string(),
+            "127.0.0.1".to_string(),
+            "::1".to_string(),
+        ];
+        write_issued(&pki.join("server"), &ca.issue_server(&hosts, 397)?)?;
+    }
+    if !pki.join("crl.pem").exists() {
+        std::fs::write(pki.join("crl.pem"), ca.crl(&[], 1, 3650)?)?;
+    }
+    for org in &ORGANIZATIONS {
+        if !pki.join(format!("{}.pem", org.id)).exists() {
+            write_issued(&pki.join(org.id), &ca.issue_client(org.name, org.id, 397)?)?;
+        }
+    }
+
+    let config_path = dir.join("tracewire.toml");
+    let config = format!(
+        "# Written by `tracewire demo`. Start the same server again with:\n\
+         #   tracewire --config {config}\n\
+         data_dir = {data:?}\n\n[api]\nlisten = {listen:?}\n\n[ops]\nlisten = {ops:?}\n\n\
+         [tls]\ncert = {cert:?}\nkey = {key:?}\nclient_ca = {ca:?}\ncrls = [{crl:?}]\nsubject_mapping_ca = {ca:?}\n",
+        config = config_path.display(),
+        data = dir.display().to_string(),
+        listen = args.listen,
+        ops = args.ops_listen,
+        cert = pki.join("server.pem").display().to_string(),
+        key = pki.join("server-key.pem").display().to_string(),
+        ca = pki.join("ca.pem").display().to_string(),
+        crl = pki.join("crl.pem").display().to_string(),
+    );
+    std::fs::write(&config_path, config)?;
+    let settings = Settings::load(Some(&config_path))?;
+
+    let db = crate::startup::open_database(&settings)?;
+    let mut conn = db.get()?;
+    let mut entries = Vec::new();
+    for org in &ORGANIZATIONS {
+        let id = OrganizationId::parse(org.id)?;
+        ignore_existing(partners::create_organization(
+            &mut conn,
+            NewOrganization {
+                id: id.clone(),
+                name: org.name.into(),
+                org_type: org.org_type,
+                certificate_subject: None,
+            },
+        ))?;
+        let cert_path = pki.join(format!("{}.pem", org.id));
+        let pem = std::fs::read_to_string(&cert_path)?;
+        ignore_existing(partners::register_certificate(&mut conn, &id, &pem))?;
+        ignore_existing(partners::create_client(
+            &mut conn,
+            &id,
+            ClientId::parse(org.client)?,
+            format!("{} (demo client)", org.name),
+            Scopes::parse(org.scopes)?,
+        ))?;
+        entries.push(DemoOrgEntry {
+            id: org.id.into(),
+            name: org.name.into(),
+            org_type: org.org_type.to_string(),
+            key: pki.join(format!("{}-key.pem", org.id)),
+            fingerprint: crate::auth::PeerCertificate::from_pem(&pem)?.fingerprint,
+            cert: cert_path,
+            client_id: org.client.into(),
+            scopes: org.scopes.into(),
+        });
+    }
+    let community = CommunityId::parse("anti-trafficking")?;
+    ignore_existing(partners::create_community(
+        &mut conn,
+        &community,
+        "Anti-trafficking working group",
+        "Demo community of the three partners",
+    ))?;
+    for org in ORGANIZATIONS.iter().skip(1) {
+        partners::add_community_member(&mut conn, &community, &OrganizationId::parse(org.id)?)?;
+    }
+
+    let demo = DemoFile {
+        api_url: format!("https://{}", api_host(&args.listen)),
+        ops_url: format!("http://{}", args.ops_listen),
+        ca_cert: pki.join("ca.pem"),
+        config: config_path,
+        organizations: entries,
+    };
+    std::fs::write(
+        dir.join("demo.json"),
+        serde_json::to_string_pretty(&demo)? + "\n",
+    )?;
+    print_instructions(&dir, &demo);
+    Ok(settings)
+}
+
+/// `localhost:PORT` for a loopback listener (the server certificate names localhost).
+fn api_host(listen: &str) -> String {
+    match listen.rsplit_once(':') {
+        Some((host, port)) if host == "127.0.0.1" || host == "0.0.0.0" || host == "[::1]" => {
+            format!("localhost:{port}")
+        }
+        _ => listen.to_owned(),
+    }
+}
+
+fn print_instructions(dir: &Path, demo: &DemoFile) {
+    let pki = dir.join("pki");
+    let curl = |org: &str| {
+        format!(
+            "curl --cacert {ca} --cert {p}/{org}.pem --key {p}/{org}-key.pem",
+            ca = demo.ca_cert.display(),
+            p = pki.display()
+        )
+    };
+    let api = &demo.api_url;
+    println!("\ntracewire demo ready in {}", dir.display());
+    println!("  partners: acme-forensics (forensics), safe-harbor (ngo), northwind-exchange (exchange); hub: tracewire-hub");
+    println!("  details:  {}/demo.json\n", dir.display());
+    println!("# 1. Get a certificate-bound token for Acme Forensics (OAuth client credentials over mutual TLS):");
+    println!("{} -d grant_type=client_credentials -d client_id=acme-forensics-analyst {api}/v1/oauth/token\n", curl("acme-forensics"));
+    println!("# 2. Keep the token and ask who you are:");
+    println!(
+        "TOKEN=$({} -s -d grant_type=client_credentials -d client_id=acme-forensics-analyst {api}/v1/oauth/token | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')",
+        curl("acme-forensics")
+    );
+    println!(
+        "{} -H \"Authorization: Bearer $TOKEN\" {api}/v1/whoami\n",
+        curl("acme-forensics")
+    );
+    println!("# 3. The same token on another organization's connection is refused (401 token-binding-mismatch):");
+    println!(
+        "{} -H \"Authorization: Bearer $TOKEN\" {api}/v1/whoami\n",
+        curl("safe-harbor")
+    );
+    println!("# 4. The hub administrator lists partner organizations:");
+    println!(
+        "ADMIN=$({} -s -d grant_type=client_credentials -d client_id=hub-admin {api}/v1/oauth/token | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')",
+        curl("tracewire-hub")
+    );
+    println!(
+        "{} -H \"Authorization: Bearer $ADMIN\" {api}/v1/admin/organizations\n",
+        curl("tracewire-hub")
+    );
+    println!("# Operations (plain HTTP, loopback): {0}/healthz {0}/readyz {0}/metrics; API docs: {0}/docs/", demo.ops_url);
+}
+
+pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let setup_only = args.setup_only;
+    let settings = tokio::task::spawn_blocking(move || prepare(&args)).await??;
+    if setup_only {
+        return Ok(());
+    }
+    let app = crate::startup::Application::build(settings).await?;
+    println!(
+        "\nserving on https://{} (API) and http://{} (operations); Ctrl-C stops",
+        app.api_addr(),
+        app.ops_addr()
+    );
+    app.run_until_stopped().await?;
+    Ok(())
+}

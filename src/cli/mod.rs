@@ -1,0 +1,45 @@
+//! The `tracewire` command line: `serve`, `migrate`, `demo`, `admin …`,
+//! `pki …`, `openapi`. Each subcommand's logic lives in its own module.
+pub mod admin;
+pub mod demo;
+pub mod pki;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tracewire",
+    version,
+    about = "Inter-organization intelligence-sharing API for cryptocurrency indicators (mutual TLS + JWT)"
+)]
+pub struct Cli {
+    /// Configuration file (TOML). Without it, ./tracewire.toml is read when present.
+    /// Every key can be overridden by TRACEWIRE_<SECTION>__<KEY> variables.
+    #[arg(long, global = true, env = "TRACEWIRE_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the API (mutual TLS) and operations listeners. The default command.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create (or reuse) a demo deployment: a dev CA, server and partner
+    /// certificates, three partner organizations and a hub with API clients;
+    /// write demo.json; print working curl lines; start the server.
+    Demo(demo::DemoArgs),
+    /// Print the OpenAPI 3.1 document.
+    Openapi,
+    /// Administer partners on this server's database (organizations,
+    /// certificates, API clients, communities, signing keys).
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
+    /// Issue certificates for real deployments: a CA, server and client
+    /// certificates, revocation lists.
+    #[command(subcommand)]
+    Pki(pki::PkiCommand),
+}

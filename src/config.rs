@@ -1,0 +1,420 @@
+//! Typed settings, loaded from `tracewire.toml` (optional) and then from
+//! `TRACEWIRE_*` environment variables, and validated before anything starts.
+//!
+//! Nested keys use a double underscore in the environment:
+//! `TRACEWIRE_DATABASE__URL`, `TRACEWIRE_API__LISTEN`, `TRACEWIRE_TLS__CERT`, …
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Directory for the embedded database and other local state.
+    pub data_dir: PathBuf,
+    pub database: DatabaseSettings,
+    pub api: ApiSettings,
+    pub tls: TlsSettings,
+    pub ops: OpsSettings,
+    pub auth: AuthSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://PATH` or `postgres://…`. Empty means `sqlite://<data_dir>/tracewire.db`.
+    pub url: String,
+    /// Maximum connections in the pool.
+    pub pool_size: u32,
+    /// How long to wait for a connection before failing a request.
+    pub connect_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSettings {
+    /// Address of the HTTPS (mutual TLS) API listener.
+    pub listen: String,
+    /// Worker threads; 0 means one per CPU core.
+    pub workers: usize,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Seconds given to in-flight requests on shutdown.
+    pub shutdown_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// PEM file with the server certificate chain (leaf first).
+    pub cert: PathBuf,
+    /// PEM file with the server private key (PKCS#8, SEC1 or PKCS#1).
+    pub key: PathBuf,
+    /// PEM bundle of the CAs whose client certificates are trusted.
+    pub client_ca: PathBuf,
+    /// PEM or DER certificate revocation lists checked on every handshake.
+    #[serde(default)]
+    pub crls: Vec<PathBuf>,
+    /// The hub's own CA (PEM). Client certificates issued directly by it may be
+    /// mapped to an organization by their subject, in addition to fingerprints.
+    #[serde(default)]
+    pub subject_mapping_ca: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpsSettings {
+    /// Address of the plain-HTTP operations listener (`/healthz`, `/readyz`, `/metrics`).
+    /// Keep it on loopback or a private network.
+    pub listen: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// `iss` of the tokens this hub issues.
+    pub issuer: String,
+    /// `aud` every accepted token must carry.
+    pub audience: String,
+    /// Lifetime of issued access tokens.
+    pub token_ttl_secs: u64,
+    /// Signing algorithm for new hub keys: `EdDSA` or `ES256`.
+    pub signing_algorithm: String,
+    /// Clock skew tolerated on `exp` and `nbf`.
+    pub leeway_secs: u64,
+    /// Partner identity providers whose tokens are accepted.
+    #[serde(default)]
+    pub trusted_issuers: Vec<TrustedIssuerSettings>,
+}
+
+/// A partner's own token issuer, trusted for one organization.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedIssuerSettings {
+    /// The `iss` value of the partner's tokens.
+    pub issuer: String,
+    /// The organization (id) whose connections may present these tokens.
+    pub organization: String,
+    /// JWKS as a local file …
+    #[serde(default)]
+    pub jwks_file: Option<PathBuf>,
+    /// … or fetched (and refreshed) from an HTTPS URL.
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    /// Scopes the partner's tokens may grant (intersected with the token's `scope`).
+    /// `admin` is never granted through a partner issuer.
+    pub allowed_scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// `text` or `json`.
+    pub format: String,
+    /// A tracing filter such as `info` or `tracewire=debug,actix_web=info`.
+    pub level: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            data_dir: PathBuf::from("data"),
+            database: DatabaseSettings {
+                url: String::new(),
+                pool_size: 16,
+                connect_timeout_secs: 10,
+            },
+            api: ApiSettings {
+                listen: "127.0.0.1:8443".into(),
+                workers: 0,
+                max_body_bytes: 16 * 1024 * 1024,
+                shutdown_timeout_secs: 30,
+            },
+            tls: TlsSettings {
+                cert: PathBuf::from("pki/server.pem"),
+                key: PathBuf::from("pki/server-key.pem"),
+                client_ca: PathBuf::from("pki/ca.pem"),
+                crls: Vec::new(),
+                subject_mapping_ca: None,
+            },
+            ops: OpsSettings {
+                listen: "127.0.0.1:9090".into(),
+            },
+            auth: AuthSettings {
+                issuer: "tracewire".into(),
+                audience: "tracewire".into(),
+                token_ttl_secs: 900,
+                signing_algorithm: "EdDSA".into(),
+                leeway_secs: 30,
+                trusted_issuers: Vec::new(),
+            },
+            log: LogSettings {
+                format: "text".into(),
+                level: "info".into(),
+            },
+        }
+    }
+}
+
+/// Why the settings could not be used. Every message says which key to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("{key}: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        message: message.into(),
+    }
+}
+
+/// Which database backend a URL selects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// A file path for the embedded SQLite database.
+    Sqlite(PathBuf),
+    /// A libpq connection URL.
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// Accepts `sqlite://PATH`, `sqlite:PATH`, `postgres://…` and `postgresql://…`; refuses the rest.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            if path.is_empty() {
+                return Err("sqlite URL has no file path (expected sqlite://PATH)".into());
+            }
+            return Ok(Self::Sqlite(PathBuf::from(path)));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let parsed =
+                url::Url::parse(url).map_err(|e| format!("malformed PostgreSQL URL: {e}"))?;
+            if parsed.host_str().is_none_or(str::is_empty) && !url.contains("host=") {
+                return Err("PostgreSQL URL has no host".into());
+            }
+            return Ok(Self::Postgres(url.to_owned()));
+        }
+        Err("database URL must start with sqlite:// or postgres://".into())
+    }
+
+    /// The URL with any password replaced, for messages and logs.
+    pub fn redacted(&self) -> String {
+        match self {
+            Self::Sqlite(path) => format!("sqlite://{}", path.display()),
+            Self::Postgres(url) => match url::Url::parse(url) {
+                Ok(mut parsed) => {
+                    if parsed.password().is_some() {
+                        let _ = parsed.set_password(Some("***"));
+                    }
+                    parsed.to_string()
+                }
+                Err(_) => "postgres://(unparseable)".into(),
+            },
+        }
+    }
+}
+
+impl Settings {
+    /// Loads defaults, then the file (if given, it must exist; otherwise
+    /// `tracewire.toml` in the current directory is read when present), then
+    /// `TRACEWIRE_*` variables; then validates.
+    pub fn load(config_file: Option<&Path>) -> Result<Settings, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        match config_file {
+            Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.to_owned())),
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None => figment = figment.merge(Toml::file("tracewire.toml")),
+        }
+        figment = figment.merge(
+            Env::prefixed("TRACEWIRE_")
+                .split("__")
+                .ignore(&["CONFIG", "TEST_DATABASE_URL"]),
+        );
+        let settings: Settings = figment.extract().map_err(Box::new)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// The database the settings select (the SQLite file under `data_dir` when unset).
+    pub fn database_url(&self) -> Result<DatabaseUrl, ConfigError> {
+        if self.database.url.trim().is_empty() {
+            return Ok(DatabaseUrl::Sqlite(self.data_dir.join("tracewire.db")));
+        }
+        DatabaseUrl::parse(self.database.url.trim()).map_err(|m| invalid("database.url", m))
+    }
+
+    pub fn api_listen(&self) -> Result<SocketAddr, ConfigError> {
+        self.api.listen.parse().map_err(|_| {
+            invalid(
+                "api.listen",
+                format!(
+                    "{:?} is not an address such as 127.0.0.1:8443",
+                    self.api.listen
+                ),
+            )
+        })
+    }
+
+    pub fn ops_listen(&self) -> Result<SocketAddr, ConfigError> {
+        self.ops.listen.parse().map_err(|_| {
+            invalid(
+                "ops.listen",
+                format!(
+                    "{:?} is not an address such as 127.0.0.1:9090",
+                    self.ops.listen
+                ),
+            )
+        })
+    }
+
+    /// Checks everything that can be checked without starting: addresses
+    /// parse, files exist, numbers are in range, algorithms are allowed.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.database_url()?;
+        self.api_listen()?;
+        self.ops_listen()?;
+        if self.database.pool_size == 0 || self.database.pool_size > 512 {
+            return Err(invalid("database.pool_size", "must be between 1 and 512"));
+        }
+        if self.api.max_body_bytes < 1024 {
+            return Err(invalid("api.max_body_bytes", "must be at least 1024"));
+        }
+        for (key, path) in [
+            ("tls.cert", &self.tls.cert),
+            ("tls.key", &self.tls.key),
+            ("tls.client_ca", &self.tls.client_ca),
+        ] {
+            if !path.is_file() {
+                return Err(invalid(
+                    key,
+                    format!("file {} does not exist", path.display()),
+                ));
+            }
+        }
+        for crl in &self.tls.crls {
+            if !crl.is_file() {
+                return Err(invalid(
+                    "tls.crls",
+                    format!("file {} does not exist", crl.display()),
+                ));
+            }
+        }
+        if let Some(ca) = &self.tls.subject_mapping_ca {
+            if !ca.is_file() {
+                return Err(invalid(
+                    "tls.subject_mapping_ca",
+                    format!("file {} does not exist", ca.display()),
+                ));
+            }
+        }
+        if !(60..=86_400).contains(&self.auth.token_ttl_secs) {
+            return Err(invalid(
+                "auth.token_ttl_secs",
+                "must be between 60 and 86400 seconds",
+            ));
+        }
+        if self.auth.leeway_secs > 300 {
+            return Err(invalid("auth.leeway_secs", "must be at most 300 seconds"));
+        }
+        if !["EdDSA", "ES256"].contains(&self.auth.signing_algorithm.as_str()) {
+            return Err(invalid("auth.signing_algorithm", "must be EdDSA or ES256"));
+        }
+        if self.auth.issuer.trim().is_empty() || self.auth.audience.trim().is_empty() {
+            return Err(invalid(
+                "auth.issuer",
+                "issuer and audience must not be empty",
+            ));
+        }
+        for issuer in &self.auth.trusted_issuers {
+            if issuer.issuer == self.auth.issuer {
+                return Err(invalid(
+                    "auth.trusted_issuers",
+                    "a partner issuer cannot reuse the hub's own issuer name",
+                ));
+            }
+            crate::domain::OrganizationId::parse(&issuer.organization)
+                .map_err(|e| invalid("auth.trusted_issuers.organization", e.to_string()))?;
+            match (&issuer.jwks_file, &issuer.jwks_url) {
+                (Some(file), None) if !file.is_file() => {
+                    return Err(invalid(
+                        "auth.trusted_issuers.jwks_file",
+                        format!("file {} does not exist", file.display()),
+                    ))
+                }
+                (None, Some(url)) if !url.starts_with("https://") => {
+                    return Err(invalid(
+                        "auth.trusted_issuers.jwks_url",
+                        "must be an https:// URL",
+                    ))
+                }
+                (Some(_), None) | (None, Some(_)) => {}
+                _ => {
+                    return Err(invalid(
+                        "auth.trusted_issuers",
+                        format!(
+                            "issuer {:?} needs exactly one of jwks_file or jwks_url",
+                            issuer.issuer
+                        ),
+                    ))
+                }
+            }
+            for scope in &issuer.allowed_scopes {
+                let parsed: crate::domain::Scope =
+                    scope.parse().map_err(|e: crate::domain::DomainError| {
+                        invalid("auth.trusted_issuers.allowed_scopes", e.to_string())
+                    })?;
+                if parsed == crate::domain::Scope::Admin {
+                    return Err(invalid(
+                        "auth.trusted_issuers.allowed_scopes",
+                        "admin cannot be granted by a partner issuer",
+                    ));
+                }
+            }
+        }
+        if !["text", "json"].contains(&self.log.format.as_str()) {
+            return Err(invalid("log.format", "must be text or json"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_url_selects_backend() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://data/x.db").unwrap(),
+            DatabaseUrl::Sqlite("data/x.db".into())
+        );
+        assert!(matches!(
+            DatabaseUrl::parse("postgres://u@localhost/db").unwrap(),
+            DatabaseUrl::Postgres(_)
+        ));
+        assert!(DatabaseUrl::parse("mysql://localhost/db").is_err());
+        assert!(DatabaseUrl::parse("postgres://").is_err());
+        assert!(DatabaseUrl::parse("sqlite://").is_err());
+    }
+
+    #[test]
+    fn redacts_passwords() {
+        let url = DatabaseUrl::parse("postgres://user:secret@db:5432/tw").unwrap();
+        let shown = url.redacted();
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("user"));
+    }
+}

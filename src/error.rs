@@ -1,0 +1,351 @@
+//! The HTTP edge's one error type, and the one place where errors become
+//! RFC 9457 `application/problem+json` documents.
+//!
+//! Every problem has a stable `type` (`urn:tracewire:problem:<slug>`) that
+//! clients can match on. Internal causes are logged, never sent.
+use crate::auth::AuthError;
+use crate::domain::DomainError;
+use crate::storage::StorageError;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
+pub struct Problem {
+    /// Stable, machine-readable problem type, e.g. `urn:tracewire:problem:token-expired`.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// Short summary of the problem type.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong with this request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// For validation problems: one entry per offending item and field.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub errors: Vec<FieldError>,
+    /// OAuth 2.0 error code, on the token endpoint (RFC 6749 §5.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One invalid field of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+pub struct FieldError {
+    /// Index of the offending item in a batch, when the request is a batch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+    /// JSON pointer-like path of the field, e.g. `scopes` or `items/3/address`.
+    pub field: String,
+    /// Why the value was refused.
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            index: None,
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Everything a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("malformed request: {0}")]
+    BadRequest(String),
+    #[error("invalid JSON body: {0}")]
+    InvalidJson(String),
+    #[error("request body larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("unsupported media type: {0}")]
+    UnsupportedMediaType(String),
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// RFC 6749 token endpoint errors: (status, OAuth error code, description).
+    #[error("oauth error {1}: {2}")]
+    OAuth(StatusCode, &'static str, String),
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// The cause is logged; the client only sees that something failed.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StorageError> for ApiError {
+    fn from(error: StorageError) -> Self {
+        match error {
+            StorageError::NotFound => ApiError::NotFound,
+            StorageError::Conflict(what) => ApiError::Conflict(what),
+            StorageError::Unavailable(cause) => ApiError::Unavailable(cause),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(error: DomainError) -> Self {
+        let field = match &error {
+            DomainError::InvalidIdentifier { what, .. } => what.replace(' ', "_"),
+            DomainError::UnknownOrganizationType(_) => "type".into(),
+            DomainError::UnknownScope(_) => "scopes".into(),
+            DomainError::BadText { what, .. } => what.replace(' ', "_"),
+        };
+        ApiError::Validation(vec![FieldError::new(field, error.to_string())])
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(_: actix_web::error::BlockingError) -> Self {
+        ApiError::Internal("blocking task was cancelled".into())
+    }
+}
+
+impl ApiError {
+    /// The stable slug of the problem `type`.
+    pub fn slug(&self) -> &'static str {
+        match self {
+            ApiError::NotFound => "not-found",
+            ApiError::MethodNotAllowed => "method-not-allowed",
+            ApiError::BadRequest(_) => "bad-request",
+            ApiError::InvalidJson(_) => "invalid-json",
+            ApiError::PayloadTooLarge { .. } => "payload-too-large",
+            ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
+            ApiError::Validation(_) => "validation-failed",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::Auth(auth) => auth.slug(),
+            ApiError::OAuth(_, code, _) => match *code {
+                "invalid_client" => "oauth-invalid-client",
+                "invalid_scope" => "oauth-invalid-scope",
+                "unsupported_grant_type" => "oauth-unsupported-grant-type",
+                "unauthorized_client" => "oauth-unauthorized-client",
+                _ => "oauth-invalid-request",
+            },
+            ApiError::Unavailable(_) => "service-unavailable",
+            ApiError::Internal(_) => "internal-error",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            ApiError::NotFound => "Resource not found",
+            ApiError::MethodNotAllowed => "Method not allowed",
+            ApiError::BadRequest(_) => "Malformed request",
+            ApiError::InvalidJson(_) => "Invalid JSON body",
+            ApiError::PayloadTooLarge { .. } => "Request body too large",
+            ApiError::UnsupportedMediaType(_) => "Unsupported media type",
+            ApiError::Validation(_) => "Validation failed",
+            ApiError::Conflict(_) => "Conflict",
+            ApiError::Auth(auth) => auth.title(),
+            ApiError::OAuth(..) => "Token request refused",
+            ApiError::Unavailable(_) => "Service unavailable",
+            ApiError::Internal(_) => "Internal error",
+        }
+    }
+
+    fn detail(&self) -> Option<String> {
+        match self {
+            ApiError::NotFound => {
+                Some("no resource at this path, or it is not visible to you".into())
+            }
+            ApiError::MethodNotAllowed => None,
+            ApiError::BadRequest(d) | ApiError::InvalidJson(d) | ApiError::Conflict(d) => {
+                Some(d.clone())
+            }
+            ApiError::PayloadTooLarge { limit } => Some(format!("the limit is {limit} bytes")),
+            ApiError::UnsupportedMediaType(d) => Some(d.clone()),
+            ApiError::Validation(errors) => Some(format!("{} invalid field(s)", errors.len())),
+            ApiError::Auth(auth) => Some(auth.to_string()),
+            ApiError::OAuth(_, _, description) => Some(description.clone()),
+            ApiError::Unavailable(_) => Some("a dependency is unavailable; retry later".into()),
+            ApiError::Internal(_) => {
+                Some("the server failed to handle this request; it has been logged".into())
+            }
+        }
+    }
+
+    pub fn to_problem(&self) -> Problem {
+        Problem {
+            problem_type: format!("urn:tracewire:problem:{}", self.slug()),
+            title: self.title().into(),
+            status: self.status_code().as_u16(),
+            detail: self.detail(),
+            errors: match self {
+                ApiError::Validation(errors) => errors.clone(),
+                _ => Vec::new(),
+            },
+            error: match self {
+                ApiError::OAuth(_, code, _) => Some((*code).into()),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::BadRequest(_) | ApiError::InvalidJson(_) => StatusCode::BAD_REQUEST,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Auth(auth) => auth.status(),
+            ApiError::OAuth(status, ..) => *status,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            ApiError::Internal(cause) => tracing::error!(cause = %cause, "request failed"),
+            ApiError::Unavailable(cause) => {
+                tracing::warn!(cause = %cause, "dependency unavailable")
+            }
+            ApiError::Auth(auth) => tracing::info!(problem = auth.slug(), "authentication refused"),
+            _ => {}
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
+        ));
+        response.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
+        if let ApiError::Auth(auth) = self {
+            if let Some(challenge) = auth.www_authenticate() {
+                if let Ok(value) = HeaderValue::from_str(&challenge) {
+                    response.insert_header((header::WWW_AUTHENTICATE, value));
+                }
+            }
+        }
+        response.json(self.to_problem())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_causes_are_not_sent() {
+        let problem =
+            ApiError::Internal("password=hunter2 in connection string".into()).to_problem();
+        let json = serde_json::to_string(&problem).unwrap();
+        assert!(!json.contains("hunter2"), "{json}");
+        assert_eq!(problem.status, 500);
+        assert_eq!(problem.problem_type, "urn:tracewire:problem:internal-error");
+    }
+
+    #[test]
+    fn validation_lists_every_field() {
+        let problem = ApiError::Validation(vec![
+            FieldError::new("a", "bad"),
+            FieldError::new("b", "worse"),
+        ])
+        .to_problem();
+        assert_eq!(problem.status, 422);
+        assert_eq!(problem.errors.len(), 2);
+    }
+}
+
+impl From<crate::partners::AdminError> for ApiError {
+    fn from(error: crate::partners::AdminError) -> Self {
+        use crate::partners::AdminError;
+        match error {
+            AdminError::NotFound(_) => ApiError::NotFound,
+            AdminError::AdminScopeReserved | AdminError::NoScopes => {
+                ApiError::Validation(vec![FieldError::new("scopes", error.to_string())])
+            }
+            AdminError::BadCertificate(message) => {
+                ApiError::Validation(vec![FieldError::new("certificate_pem", message)])
+            }
+            AdminError::Conflict(what) => ApiError::Conflict(what),
+            AdminError::Storage(storage) => storage.into(),
+        }
+    }
+}
+
+/// A problem document for a bare status produced outside the handlers
+/// (routing, extractors), so that every error response is problem+json.
+pub fn problem_for_status(status: StatusCode) -> Problem {
+    let error = match status {
+        StatusCode::NOT_FOUND => ApiError::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            return generic(status, "payload-too-large", "Request body too large")
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ApiError::UnsupportedMediaType("the Content-Type is not accepted here".into())
+        }
+        StatusCode::BAD_REQUEST => ApiError::BadRequest("the request could not be read".into()),
+        StatusCode::INTERNAL_SERVER_ERROR => ApiError::Internal(String::new()),
+        other => {
+            return generic(
+                other,
+                "http-error",
+                other.canonical_reason().unwrap_or("HTTP error"),
+            )
+        }
+    };
+    error.to_problem()
+}
+
+fn generic(status: StatusCode, slug: &str, title: &str) -> Problem {
+    Problem {
+        problem_type: format!("urn:tracewire:problem:{slug}"),
+        title: title.into(),
+        status: status.as_u16(),
+        detail: None,
+        errors: Vec::new(),
+        error: None,
+    }
+}
+
+/// Collects every invalid field of a request before refusing it, so one
+/// 422 lists them all.
+#[derive(Debug, Default)]
+pub struct FieldErrors(Vec<FieldError>);
+
+impl FieldErrors {
+    /// Keeps the value, or records the error under `field`.
+    pub fn check<T, E: std::fmt::Display>(
+        &mut self,
+        field: &str,
+        result: Result<T, E>,
+    ) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(error) => {
+                self.0.push(FieldError::new(field, error.to_string()));
+                None
+            }
+        }
+    }
+
+    /// `Ok(value)` when nothing was recorded (and the value was built), else a 422.
+    pub fn finish<T>(self, value: Option<T>) -> Result<T, ApiError> {
+        match value {
+            Some(value) if self.0.is_empty() => Ok(value),
+            _ => Err(ApiError::Validation(self.0)),
+        }
+    }
+}

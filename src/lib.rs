@@ -1,0 +1,26 @@
+//! tracewire: an inter-organization intelligence-sharing API for
+//! cryptocurrency indicators, over mutual TLS plus JWT.
+//!
+//! Where things live:
+//! - [`config`]: typed settings from `tracewire.toml` and `TRACEWIRE_*` variables.
+//! - [`startup`]: the one composition root ([`startup::Application`]), used by
+//!   `main` and by the integration tests alike.
+//! - [`domain`]: validated domain types (organization ids, scopes, …).
+//! - [`auth`]: mutual-TLS identity, JWT issuing/verification, the `Caller` extractor.
+//! - [`storage`]: the database pool (SQLite or PostgreSQL) and every SQL query.
+//! - [`api`]: HTTP handlers, one module per resource, plus the operations listener.
+//! - [`error`]: the one place where errors become RFC 9457 problem documents.
+//! - [`pki`]: certificate authority helpers (the `pki` and `demo` commands, and tests).
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod metrics;
+pub mod openapi;
+pub mod partners;
+pub mod pki;
+pub mod startup;
+pub mod storage;
+pub mod telemetry;

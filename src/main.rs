@@ -1,0 +1,41 @@
+//! The `tracewire` binary: parse the command line, load settings, dispatch.
+use clap::Parser;
+use tracewire::cli::{Cli, Command};
+use tracewire::config::Settings;
+
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve);
+    match command {
+        Command::Openapi => {
+            print!("{}", tracewire::openapi::document());
+            Ok(())
+        }
+        Command::Pki(pki) => tracewire::cli::pki::run(pki),
+        Command::Demo(args) => {
+            tracewire::telemetry::init(&Settings::default().log);
+            tracewire::cli::demo::run(args).await
+        }
+        Command::Migrate => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            tracewire::telemetry::init(&settings.log);
+            let db = tracewire::startup::open_database(&settings)?;
+            drop(db);
+            println!("database is up to date");
+            Ok(())
+        }
+        Command::Admin(admin) => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            tracewire::telemetry::init(&settings.log);
+            tracewire::cli::admin::run(&settings, admin)
+        }
+        Command::Serve => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            tracewire::telemetry::init(&settings.log);
+            let app = tracewire::startup::Application::build(settings).await?;
+            app.run_until_stopped().await?;
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations.
+//! The committed copy lives in `openapi/tracewire.json`; a test fails when
+//! it is stale (regenerate with `tracewire openapi > openapi/tracewire.json`).
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "tracewire",
+        description = "Inter-organization intelligence-sharing API for cryptocurrency indicators. \
+Every connection uses mutual TLS (a client certificate registered to your organization); every `/v1` \
+request also carries a bearer JWT from `POST /v1/oauth/token`, bound to that certificate (RFC 8705). \
+Errors are RFC 9457 problem documents with a stable `type` (`urn:tracewire:problem:<slug>`).",
+        license(name = "Apache-2.0")
+    ),
+    paths(
+        crate::api::oauth::token,
+        crate::api::oauth::jwks,
+        crate::api::whoami::whoami,
+        crate::api::admin::list_organizations,
+        crate::api::admin::create_organization,
+        crate::api::admin::get_organization,
+        crate::api::admin::update_organization,
+        crate::api::admin::list_certificates,
+        crate::api::admin::register_certificate,
+        crate::api::admin::revoke_certificate,
+        crate::api::admin::list_clients,
+        crate::api::admin::create_client,
+        crate::api::admin::update_client,
+        crate::api::admin::list_communities,
+        crate::api::admin::create_community,
+        crate::api::admin::get_community,
+        crate::api::admin::add_member,
+        crate::api::admin::remove_member,
+        crate::api::admin::list_keys,
+        crate::api::admin::rotate_key,
+        crate::api::ops::healthz,
+        crate::api::ops::readyz,
+        crate::api::ops::metrics,
+    ),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "auth", description = "Tokens and identity"),
+        (name = "admin", description = "Partner administration (admin scope, hub organization only)"),
+        (name = "operations", description = "Served on the operations listener, not the API listener"),
+    )
+)]
+pub struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "mutual_tls",
+            SecurityScheme::MutualTls {
+                description: Some("Client certificate registered to your organization".into()),
+                extensions: None,
+            },
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "Certificate-bound access token from POST /v1/oauth/token",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document as committed: pretty JSON with a trailing newline.
+pub fn document() -> String {
+    let mut text = ApiDoc::openapi().to_pretty_json().unwrap_or_default();
+    text.push('\n');
+    text
+}

@@ -1,0 +1,182 @@
+//! The one composition root: [`Application::build`] wires settings,
+//! database, keys, TLS and routes into the two listeners. `main` and the
+//! integration tests both use it (tests bind port 0).
+use crate::api;
+use crate::auth::issuers::PartnerIssuers;
+use crate::auth::keys::HubKeyStore;
+use crate::auth::{tls, AuthService};
+use crate::config::Settings;
+use crate::metrics::Metrics;
+use crate::storage::Database;
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::{from_fn, Compress};
+use actix_web::{web, App, HttpServer};
+use anyhow::Context;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Opens the database and applies pending migrations (blocking).
+pub fn open_database(settings: &Settings) -> anyhow::Result<Database> {
+    let url = settings.database_url()?;
+    let db = Database::connect(
+        &url,
+        settings.database.pool_size,
+        Duration::from_secs(settings.database.connect_timeout_secs),
+    )?;
+    let applied = db.migrate()?;
+    if !applied.is_empty() {
+        tracing::info!(migrations = ?applied, database = %url.redacted(), "migrations applied");
+    }
+    Ok(db)
+}
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    api_addr: SocketAddr,
+    ops_addr: SocketAddr,
+    api: Server,
+    ops: Server,
+    background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        settings.validate()?;
+        let startup_settings = settings.clone();
+        let (db, hub_keys) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let db = open_database(&startup_settings)?;
+            // Retired keys stay published for the longest token lifetime plus leeway.
+            let keep = chrono::TimeDelta::seconds(
+                (startup_settings.auth.token_ttl_secs + startup_settings.auth.leeway_secs) as i64,
+            );
+            let keys =
+                HubKeyStore::load(db.clone(), &startup_settings.auth.signing_algorithm, keep)?;
+            Ok((db, keys))
+        })
+        .await
+        .context("startup task failed")??;
+        let hub_keys = Arc::new(hub_keys);
+
+        let partners = PartnerIssuers::from_settings(&settings.auth.trusted_issuers)
+            .map_err(anyhow::Error::msg)?;
+        partners.refresh_all().await;
+        let auth = web::Data::new(AuthService::new(
+            &settings,
+            db.clone(),
+            hub_keys.clone(),
+            partners.clone(),
+        )?);
+        let tls_config = tls::server_config(&settings.tls)?;
+        let metrics = web::Data::new(Metrics::new());
+        let database = web::Data::new(db.clone());
+
+        let api_listener = TcpListener::bind(settings.api_listen()?)
+            .with_context(|| format!("cannot listen on api.listen = {}", settings.api.listen))?;
+        let ops_listener = TcpListener::bind(settings.ops_listen()?)
+            .with_context(|| format!("cannot listen on ops.listen = {}", settings.ops.listen))?;
+        let api_addr = api_listener.local_addr()?;
+        let ops_addr = ops_listener.local_addr()?;
+
+        let max_body = settings.api.max_body_bytes;
+        let api_state = (auth.clone(), metrics.clone(), database.clone());
+        let mut api_server = HttpServer::new(move || {
+            let (json, form, payload, path, query) = api::extractor_configs(max_body);
+            App::new()
+                .app_data(api_state.0.clone())
+                .app_data(api_state.1.clone())
+                .app_data(api_state.2.clone())
+                .app_data(json)
+                .app_data(form)
+                .app_data(payload)
+                .app_data(path)
+                .app_data(query)
+                .wrap(Compress::default())
+                .wrap(api::problem_responses())
+                .wrap(from_fn(api::observe))
+                .configure(api::configure_api)
+        })
+        .on_connect(tls::on_connect)
+        .shutdown_timeout(settings.api.shutdown_timeout_secs)
+        .client_request_timeout(Duration::from_secs(30));
+        if settings.api.workers > 0 {
+            api_server = api_server.workers(settings.api.workers);
+        }
+        let api = api_server
+            .listen_rustls_0_23(api_listener, tls_config)?
+            .run();
+
+        let ops_state = (metrics.clone(), database.clone());
+        let ops = HttpServer::new(move || {
+            App::new()
+                .app_data(ops_state.0.clone())
+                .app_data(ops_state.1.clone())
+                .wrap(api::problem_responses())
+                .wrap(from_fn(api::observe))
+                .configure(api::configure_ops)
+        })
+        .workers(1)
+        .shutdown_timeout(5)
+        .listen(ops_listener)?
+        .run();
+
+        let background = vec![
+            // Pick up keys rotated by other servers of the deployment.
+            tokio::spawn({
+                let keys = hub_keys.clone();
+                async move {
+                    let mut tick = tokio::time::interval(Duration::from_secs(30));
+                    loop {
+                        tick.tick().await;
+                        let keys = keys.clone();
+                        if let Ok(Err(error)) =
+                            tokio::task::spawn_blocking(move || keys.reload()).await
+                        {
+                            tracing::warn!(%error, "cannot reload signing keys");
+                        }
+                    }
+                }
+            }),
+        ];
+
+        tracing::info!(api = %api_addr, ops = %ops_addr, database = %settings.database_url()?.redacted(), "tracewire listening");
+        Ok(Application {
+            api_addr,
+            ops_addr,
+            api,
+            ops,
+            background,
+        })
+    }
+
+    pub fn api_addr(&self) -> SocketAddr {
+        self.api_addr
+    }
+
+    pub fn ops_addr(&self) -> SocketAddr {
+        self.ops_addr
+    }
+
+    /// Handles to stop the listeners gracefully.
+    pub fn handles(&self) -> (ServerHandle, ServerHandle) {
+        (self.api.handle(), self.ops.handle())
+    }
+
+    /// Serves until both listeners stop (SIGINT/SIGTERM stop them
+    /// gracefully: in-flight requests finish within `api.shutdown_timeout_secs`).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let ops_handle = self.ops.handle();
+        let api_result = {
+            let ops = tokio::spawn(self.ops);
+            let api_result = self.api.await;
+            ops_handle.stop(true).await;
+            let _ = ops.await;
+            api_result
+        };
+        for task in self.background {
+            task.abort();
+        }
+        tracing::info!("tracewire stopped");
+        api_result
+    }
+}

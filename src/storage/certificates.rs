@@ -1,0 +1,126 @@
+//! Client certificates registered to organizations, by SHA-256 fingerprint.
+use super::schema::{org_certificates, organizations};
+use super::{now, DbConnection, StorageError, StorageResult};
+use crate::domain::OrganizationId;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = org_certificates)]
+struct CertificateRow {
+    fingerprint: String,
+    organization_id: String,
+    subject: String,
+    serial: String,
+    not_after: NaiveDateTime,
+    created_at: NaiveDateTime,
+    revoked_at: Option<NaiveDateTime>,
+}
+
+/// A client certificate registered to an organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisteredCertificate {
+    /// Lower-case hex SHA-256 of the certificate's DER.
+    pub fingerprint: String,
+    pub organization_id: OrganizationId,
+    pub subject: String,
+    pub serial: String,
+    pub not_after: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+impl TryFrom<CertificateRow> for RegisteredCertificate {
+    type Error = StorageError;
+    fn try_from(row: CertificateRow) -> Result<Self, Self::Error> {
+        Ok(RegisteredCertificate {
+            organization_id: OrganizationId::parse(&row.organization_id)
+                .map_err(|e| StorageError::Corrupt(e.to_string()))?,
+            fingerprint: row.fingerprint,
+            subject: row.subject,
+            serial: row.serial,
+            not_after: row.not_after,
+            created_at: row.created_at,
+            revoked_at: row.revoked_at,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewCertificate {
+    pub fingerprint: String,
+    pub organization_id: OrganizationId,
+    pub subject: String,
+    pub serial: String,
+    pub not_after: NaiveDateTime,
+}
+
+pub fn insert(
+    conn: &mut DbConnection,
+    new: NewCertificate,
+) -> StorageResult<RegisteredCertificate> {
+    let row = CertificateRow {
+        fingerprint: new.fingerprint,
+        organization_id: new.organization_id.to_string(),
+        subject: new.subject,
+        serial: new.serial,
+        not_after: new.not_after,
+        created_at: now(),
+        revoked_at: None,
+    };
+    diesel::insert_into(org_certificates::table)
+        .values(&row)
+        .execute(conn)?;
+    row.try_into()
+}
+
+pub fn list_for(
+    conn: &mut DbConnection,
+    organization: &OrganizationId,
+) -> StorageResult<Vec<RegisteredCertificate>> {
+    org_certificates::table
+        .filter(org_certificates::organization_id.eq(organization.as_str()))
+        .order(org_certificates::created_at)
+        .select(CertificateRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(TryInto::try_into)
+        .collect()
+}
+
+pub fn find(conn: &mut DbConnection, fingerprint: &str) -> StorageResult<RegisteredCertificate> {
+    org_certificates::table
+        .find(fingerprint)
+        .select(CertificateRow::as_select())
+        .first(conn)?
+        .try_into()
+}
+
+/// The organization an active registration of `fingerprint` belongs to, if
+/// the registration exists, is not revoked and its organization is enabled.
+pub fn active_organization(
+    conn: &mut DbConnection,
+    fingerprint: &str,
+) -> StorageResult<Option<OrganizationId>> {
+    let id: Option<String> = org_certificates::table
+        .inner_join(organizations::table)
+        .filter(org_certificates::fingerprint.eq(fingerprint))
+        .filter(org_certificates::revoked_at.is_null())
+        .filter(organizations::disabled_at.is_null())
+        .select(org_certificates::organization_id)
+        .first(conn)
+        .optional()?;
+    id.map(|id| OrganizationId::parse(&id).map_err(|e| StorageError::Corrupt(e.to_string())))
+        .transpose()
+}
+
+/// Withdraws a registration: the certificate no longer identifies anyone.
+pub fn revoke(conn: &mut DbConnection, fingerprint: &str) -> StorageResult<RegisteredCertificate> {
+    let updated = diesel::update(org_certificates::table.find(fingerprint))
+        .set(org_certificates::revoked_at.eq(Some(now())))
+        .execute(conn)?;
+    if updated == 0 {
+        return Err(StorageError::NotFound);
+    }
+    find(conn, fingerprint)
+}

@@ -1,0 +1,77 @@
+//! Table definitions shared by both backends. Keep in step with
+//! `migrations/sqlite` and `migrations/postgres` (a test compares them).
+diesel::table! {
+    organizations (id) {
+        id -> Text,
+        name -> Text,
+        org_type -> Text,
+        certificate_subject -> Nullable<Text>,
+        created_at -> Timestamp,
+        disabled_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    org_certificates (fingerprint) {
+        fingerprint -> Text,
+        organization_id -> Text,
+        subject -> Text,
+        serial -> Text,
+        not_after -> Timestamp,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    api_clients (id) {
+        id -> Text,
+        organization_id -> Text,
+        name -> Text,
+        scopes -> Text,
+        created_at -> Timestamp,
+        disabled_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    communities (id) {
+        id -> Text,
+        name -> Text,
+        description -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    community_members (community_id, organization_id) {
+        community_id -> Text,
+        organization_id -> Text,
+        added_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        algorithm -> Text,
+        private_key_pem -> Text,
+        public_jwk -> Text,
+        created_at -> Timestamp,
+        retired_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(org_certificates -> organizations (organization_id));
+diesel::joinable!(api_clients -> organizations (organization_id));
+diesel::joinable!(community_members -> communities (community_id));
+diesel::joinable!(community_members -> organizations (organization_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    organizations,
+    org_certificates,
+    api_clients,
+    communities,
+    community_members,
+    signing_keys,
+);
