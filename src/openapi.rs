@@ -39,7 +39,7 @@ Errors are RFC 9457 problem documents with a stable `type` (`urn:tracewire:probl
         crate::api::ops::readyz,
         crate::api::ops::metrics,
     ),
-    modifiers(&SecuritySchemes),
+    modifiers(&SecuritySchemes, &AuthenticationResponses),
     tags(
         (name = "auth", description = "Tokens and identity"),
         (name = "admin", description = "Partner administration (admin scope, hub organization only)"),
@@ -80,4 +80,48 @@ pub fn document() -> String {
     let mut text = ApiDoc::openapi().to_pretty_json().unwrap_or_default();
     text.push('\n');
     text
+}
+
+/// Every operation that needs a bearer token can be refused the same ways:
+/// documented once here rather than on each handler.
+struct AuthenticationResponses;
+
+impl Modify for AuthenticationResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let problem = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let needs_token = serde_json::to_string(&operation.security)
+                    .is_ok_and(|s| s.contains("\"bearer\""));
+                if !needs_token {
+                    continue;
+                }
+                let responses = &mut operation.responses.responses;
+                responses.entry("401".into()).or_insert_with(|| {
+                    problem("No valid bearer token: missing, expired, unknown key, wrong algorithm, audience or issuer, or not bound to this certificate").into()
+                });
+                responses.entry("403".into()).or_insert_with(|| {
+                    problem("Certificate not registered to an active organization, or the token lacks the required scope").into()
+                });
+            }
+        }
+    }
 }

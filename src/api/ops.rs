@@ -28,7 +28,7 @@ pub async fn healthz() -> web::Json<Health> {
     responses((status = 200, body = Health), (status = 503, body = Problem, content_type = "application/problem+json")))]
 #[get("/readyz")]
 pub async fn readyz(db: web::Data<Database>) -> Result<web::Json<Health>, ApiError> {
-    db.run(|conn| Database::ping(conn))
+    db.run(Database::ping)
         .await
         .map_err(|e: crate::storage::StorageError| ApiError::Unavailable(e.to_string()))?;
     Ok(web::Json(Health {

@@ -311,7 +311,10 @@ mod tests {
                 serde_json::from_str(&format!("{{\"keys\":[{}]}}", row.public_jwk)).unwrap();
             let keys = KeySet::from_jwks(&set);
             assert_eq!(keys.len(), 1, "{algorithm}");
-            assert_eq!(keys.get(&row.kid).unwrap().algorithm.to_string(), algorithm);
+            assert_eq!(
+                format!("{:?}", keys.get(&row.kid).unwrap().algorithm),
+                algorithm
+            );
         }
     }
 

@@ -1,0 +1,235 @@
+//! The binary as an operator uses it: the admin CLI, and the demo whose
+//! printed curl lines must work as shown.
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_tracewire");
+
+fn tracewire(config: &Path, args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(BINARY)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("TRACEWIRE_DATABASE__URL")
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into(),
+        String::from_utf8_lossy(&output.stderr).into(),
+    )
+}
+
+#[test]
+fn admin_cli_manages_partners() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = crate::helpers::TestPki::create(dir.path());
+    let config = dir.path().join("tracewire.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = {:?}\n[tls]\ncert = {:?}\nkey = {:?}\nclient_ca = {:?}\n",
+            dir.path().display().to_string(),
+            pki.dir.join("server.pem").display().to_string(),
+            pki.dir.join("server-key.pem").display().to_string(),
+            pki.dir.join("ca.pem").display().to_string(),
+        ),
+    )
+    .unwrap();
+
+    let (ok, out, err) = tracewire(
+        &config,
+        &[
+            "admin",
+            "org",
+            "add",
+            "--id",
+            "acme",
+            "--name",
+            "Acme",
+            "--type",
+            "forensics",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("\"id\": \"acme\""), "{out}");
+
+    let (ok, _, err) = tracewire(
+        &config,
+        &[
+            "admin", "org", "add", "--id", "bank", "--name", "Bank", "--type", "bank",
+        ],
+    );
+    assert!(!ok);
+    assert!(err.contains("unknown organization type"), "{err}");
+
+    let (ok, _, err) = tracewire(
+        &config,
+        &[
+            "admin",
+            "client",
+            "add",
+            "--org",
+            "acme",
+            "--id",
+            "acme-root",
+            "--name",
+            "Root",
+            "--scopes",
+            "admin",
+        ],
+    );
+    assert!(!ok);
+    assert!(err.contains("admin scope"), "{err}");
+
+    let cert = pki.ca.issue_client("Acme", "acme", 30).unwrap();
+    let cert_path = dir.path().join("acme.pem");
+    std::fs::write(&cert_path, &cert.cert_pem).unwrap();
+    let (ok, out, err) = tracewire(
+        &config,
+        &[
+            "admin",
+            "cert",
+            "add",
+            "--org",
+            "acme",
+            "--file",
+            cert_path.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains(&cert.serial), "{out}");
+
+    let (ok, out, err) = tracewire(&config, &["admin", "org", "list"]);
+    assert!(ok, "{err}");
+    let orgs: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(orgs[0]["id"], "acme");
+
+    let (ok, out, err) = tracewire(&config, &["admin", "keys", "rotate"]);
+    assert!(ok, "{err}");
+    let key: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let (_, out, _) = tracewire(&config, &["admin", "keys", "list"]);
+    assert!(out.contains(key["kid"].as_str().unwrap()), "{out}");
+}
+
+#[test]
+fn invalid_configuration_is_reported_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tracewire.toml");
+    std::fs::write(&config, "[api]\nlisten = \"not-an-address\"\n").unwrap();
+    let (ok, _, err) = tracewire(&config, &["migrate"]);
+    assert!(!ok);
+    assert!(err.contains("api.listen"), "{err}");
+
+    std::fs::write(&config, "[database]\nurl = \"mysql://localhost/x\"\n").unwrap();
+    let (ok, _, err) = tracewire(&config, &["migrate"]);
+    assert!(!ok);
+    assert!(
+        err.contains("database.url") && err.contains("sqlite:// or postgres://"),
+        "{err}"
+    );
+
+    std::fs::write(&config, "[databse]\nurl = \"\"\n").unwrap();
+    let (ok, _, err) = tracewire(&config, &["migrate"]);
+    assert!(!ok);
+    assert!(err.contains("databse"), "{err}");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Runs `tracewire demo`, then the curl lines it printed, as a new user would.
+#[test]
+fn demo_curl_lines_work_as_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo_dir = dir.path().join("demo");
+    let (api, ops) = (free_port(), free_port());
+    let mut child = Command::new(BINARY)
+        .args(["demo", "--dir", demo_dir.to_str().unwrap()])
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{api}"),
+            "--ops-listen",
+            &format!("127.0.0.1:{ops}"),
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut printed = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if line.starts_with("serving on") {
+            break;
+        }
+        printed.push(line);
+    }
+    let demo: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(demo_dir.join("demo.json")).unwrap())
+            .unwrap();
+    assert_eq!(demo["organizations"].as_array().unwrap().len(), 4);
+
+    let commands: Vec<&String> = printed
+        .iter()
+        .filter(|l| l.starts_with("curl ") || l.starts_with("TOKEN=") || l.starts_with("ADMIN="))
+        .collect();
+    assert_eq!(commands.len(), 6, "{printed:#?}");
+    let mut script = String::from("set -u\n");
+    for (i, command) in commands.iter().enumerate() {
+        script.push_str(&format!("echo '--- step {i}'\n{command}\necho\n"));
+    }
+    let output = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let steps: Vec<&str> = stdout.split("--- step ").skip(1).collect();
+
+    assert!(steps[0].contains("\"token_type\":\"Bearer\""), "{stdout}");
+    assert!(
+        steps[2].contains("\"organization\":{\"id\":\"acme-forensics\""),
+        "{stdout}"
+    );
+    assert!(
+        steps[3].contains("urn:tracewire:problem:token-binding-mismatch"),
+        "{stdout}"
+    );
+    assert!(
+        steps[5].contains("\"id\":\"northwind-exchange\"")
+            && steps[5].contains("\"id\":\"safe-harbor\""),
+        "{stdout}"
+    );
+
+    // SIGTERM: graceful shutdown, clean exit.
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+
+    // Running the demo again reuses the directory (same CA, same partners).
+    let ca_before = std::fs::read_to_string(demo_dir.join("pki/ca.pem")).unwrap();
+    let again = Command::new(BINARY)
+        .args(["demo", "--setup-only", "--dir", demo_dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(demo_dir.join("pki/ca.pem")).unwrap(),
+        ca_before
+    );
+}

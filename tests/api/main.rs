@@ -1,0 +1,16 @@
+//! Integration tests: each starts the real server on random ports with
+//! certificates made by rcgen, and talks HTTPS (mutual TLS) to it.
+//!
+//! Tests that touch storage run once on SQLite and, when
+//! `TRACEWIRE_TEST_DATABASE_URL` is set, once more on PostgreSQL (each in
+//! its own schema), through the `on_both_backends!` macro.
+mod helpers;
+
+mod admin;
+mod cli;
+mod errors;
+mod operations;
+mod partner_issuers;
+mod storage;
+mod tls;
+mod tokens;

@@ -1,0 +1,157 @@
+//! Storage on both backends: migrations, round trips, and the parity of the
+//! SQLite and PostgreSQL schemas.
+use crate::helpers::{TestBackend, TestDatabase};
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+use std::collections::BTreeSet;
+use std::time::Duration;
+use tracewire::config::DatabaseUrl;
+use tracewire::domain::{OrganizationId, OrganizationType};
+use tracewire::storage::organizations::{self, NewOrganization};
+use tracewire::storage::Database;
+
+fn open(url: &str) -> Database {
+    let db = Database::connect(
+        &DatabaseUrl::parse(url).unwrap(),
+        2,
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    assert!(
+        !db.migrate().unwrap().is_empty(),
+        "a fresh database gets migrations"
+    );
+    db
+}
+
+async fn migrations_are_idempotent_and_values_round_trip(backend: TestBackend) {
+    let dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::create(&backend, dir.path());
+    let db = open(&database.url);
+    assert!(
+        db.migrate().unwrap().is_empty(),
+        "second run applies nothing"
+    );
+
+    let mut conn = db.get().unwrap();
+    let written = organizations::insert(
+        &mut conn,
+        NewOrganization {
+            id: OrganizationId::parse("acme").unwrap(),
+            name: "Acme — Forensik GmbH ✓".into(),
+            org_type: OrganizationType::LawEnforcement,
+            certificate_subject: Some("O=Acme, CN=acme".into()),
+        },
+    )
+    .unwrap();
+    let read = organizations::find(&mut conn, &written.id).unwrap();
+    assert_eq!(read, written, "timestamps and text survive the round trip");
+    let duplicate = organizations::insert(
+        &mut conn,
+        NewOrganization {
+            id: written.id.clone(),
+            name: "x".into(),
+            org_type: OrganizationType::Other,
+            certificate_subject: None,
+        },
+    );
+    assert!(
+        matches!(
+            duplicate,
+            Err(tracewire::storage::StorageError::Conflict(_))
+        ),
+        "{duplicate:?}"
+    );
+}
+
+crate::on_both_backends!(migrations_are_idempotent_and_values_round_trip);
+
+#[test]
+fn migration_folders_have_identical_names() {
+    let names = |backend: &str| -> BTreeSet<String> {
+        std::fs::read_dir(format!(
+            "{}/migrations/{backend}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+    };
+    assert_eq!(names("sqlite"), names("postgres"));
+}
+
+#[derive(QueryableByName, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Column {
+    #[diesel(sql_type = Text)]
+    table_name: String,
+    #[diesel(sql_type = Text)]
+    column_name: String,
+}
+
+#[test]
+fn migrations_define_the_same_columns_on_both_backends() {
+    let Some(TestBackend::Postgres(base)) = TestBackend::postgres() else {
+        eprintln!("skipped: TRACEWIRE_TEST_DATABASE_URL is not set");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = TestDatabase::create(&TestBackend::Sqlite, dir.path());
+    let postgres = TestDatabase::create(&TestBackend::Postgres(base), dir.path());
+    drop((open(&sqlite.url), open(&postgres.url)));
+
+    let mut conn =
+        diesel::SqliteConnection::establish(sqlite.url.trim_start_matches("sqlite://")).unwrap();
+    let sqlite_columns: BTreeSet<Column> = diesel::sql_query(
+        "SELECT m.name AS table_name, p.name AS column_name FROM sqlite_master m, pragma_table_info(m.name) p \
+         WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name != '__diesel_schema_migrations'",
+    )
+    .load::<Column>(&mut conn)
+    .unwrap()
+    .into_iter()
+    .collect();
+    let mut conn = diesel::PgConnection::establish(&postgres.url).unwrap();
+    let postgres_columns: BTreeSet<Column> = diesel::sql_query(
+        "SELECT table_name::text AS table_name, column_name::text AS column_name FROM information_schema.columns \
+         WHERE table_schema = current_schema() AND table_name != '__diesel_schema_migrations'",
+    )
+    .load::<Column>(&mut conn)
+    .unwrap()
+    .into_iter()
+    .collect();
+    assert!(sqlite_columns.len() > 20, "{sqlite_columns:?}");
+    assert_eq!(sqlite_columns, postgres_columns);
+}
+
+#[derive(QueryableByName)]
+struct SslState {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    ssl: bool,
+}
+
+/// libpq is compiled into the binary with OpenSSL: PostgreSQL connections
+/// can be encrypted (`sslmode=require`, or `verify-full` with a root certificate).
+#[test]
+fn postgres_connections_can_use_tls() {
+    let Some(TestBackend::Postgres(base)) = TestBackend::postgres() else {
+        eprintln!("skipped: TRACEWIRE_TEST_DATABASE_URL is not set");
+        return;
+    };
+    let separator = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{separator}sslmode=require");
+    let db = Database::connect(
+        &DatabaseUrl::parse(&url).unwrap(),
+        1,
+        Duration::from_secs(10),
+    )
+    .unwrap_or_else(|e| {
+        panic!("TLS connection to PostgreSQL failed (does the server offer TLS?): {e}")
+    });
+    let mut conn = db.get().unwrap();
+    let tracewire::storage::DbConnection::Postgres(pg) = &mut *conn else {
+        panic!("expected PostgreSQL")
+    };
+    let state = diesel::sql_query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        .get_result::<SslState>(pg)
+        .unwrap();
+    assert!(state.ssl, "the connection is not encrypted");
+}
