@@ -239,9 +239,16 @@ impl Settings {
             None => figment = figment.merge(Toml::file("tracewire.toml")),
         }
         figment = figment.merge(
-            Env::prefixed("TRACEWIRE_")
-                .split("__")
-                .ignore(&["CONFIG", "TEST_DATABASE_URL"]),
+            // Only variables naming a known section are settings: others sharing
+            // the prefix (TRACEWIRE_PORT from a Kubernetes service link, …) are
+            // ignored. Typos inside a section are still refused.
+            Env::prefixed("TRACEWIRE_").split("__").filter(|key| {
+                let key = key.as_str().to_ascii_lowercase();
+                key == "data_dir"
+                    || ["database.", "api.", "tls.", "ops.", "auth.", "log."]
+                        .iter()
+                        .any(|section| key.starts_with(section))
+            }),
         );
         let settings: Settings = figment.extract().map_err(Box::new)?;
         settings.validate()?;

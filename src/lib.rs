@@ -11,6 +11,7 @@
 //! - [`api`]: HTTP handlers, one module per resource, plus the operations listener.
 //! - [`error`]: the one place where errors become RFC 9457 problem documents.
 //! - [`pki`]: certificate authority helpers (the `pki` and `demo` commands, and tests).
+pub mod access;
 pub mod api;
 pub mod auth;
 pub mod cli;

@@ -46,9 +46,9 @@ impl Application {
         let startup_settings = settings.clone();
         let (db, hub_keys) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
             let db = open_database(&startup_settings)?;
-            // Retired keys stay published for the longest token lifetime plus leeway.
-            let keep = chrono::TimeDelta::seconds(
-                (startup_settings.auth.token_ttl_secs + startup_settings.auth.leeway_secs) as i64,
+            let keep = crate::auth::keys::retired_key_lifetime(
+                startup_settings.auth.token_ttl_secs,
+                startup_settings.auth.leeway_secs,
             );
             let keys =
                 HubKeyStore::load(db.clone(), &startup_settings.auth.signing_algorithm, keep)?;
@@ -125,7 +125,7 @@ impl Application {
             tokio::spawn({
                 let keys = hub_keys.clone();
                 async move {
-                    let mut tick = tokio::time::interval(Duration::from_secs(30));
+                    let mut tick = tokio::time::interval(crate::auth::keys::RELOAD_INTERVAL);
                     loop {
                         tick.tick().await;
                         let keys = keys.clone();

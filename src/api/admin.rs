@@ -567,11 +567,10 @@ fn key_views(rows: Vec<signing_keys::SigningKeyRow>) -> Vec<SigningKeyView> {
 async fn list_keys(
     caller: Caller,
     db: web::Data<Database>,
+    auth: web::Data<AuthService>,
 ) -> Result<web::Json<Vec<SigningKeyView>>, ApiError> {
     caller.require(Scope::Admin)?;
-    let rows = db
-        .run(|conn| signing_keys::list_usable(conn, crate::storage::now()))
-        .await?;
+    let rows = db.run(move |conn| auth.hub_keys().published(conn)).await?;
     Ok(web::Json(key_views(rows)))
 }
 

@@ -172,6 +172,17 @@ pub struct HubKeyStore {
 
 const MIN_RELOAD_INTERVAL: Duration = Duration::from_secs(2);
 
+/// How often every server re-reads the keys (to pick up rotations made elsewhere).
+pub const RELOAD_INTERVAL: Duration = Duration::from_secs(30);
+
+/// How long a retired key stays published: a server that has not reloaded
+/// yet may sign with it for up to [`RELOAD_INTERVAL`] after retirement, and
+/// its tokens live `token_ttl + leeway`.
+pub fn retired_key_lifetime(token_ttl_secs: u64, leeway_secs: u64) -> chrono::TimeDelta {
+    let seconds = token_ttl_secs + leeway_secs + 2 * RELOAD_INTERVAL.as_secs();
+    chrono::TimeDelta::seconds(seconds as i64)
+}
+
 impl HubKeyStore {
     /// Loads the keys, creating the first one when the database has none.
     pub fn load(
@@ -212,6 +223,11 @@ impl HubKeyStore {
 
     pub fn algorithm(&self) -> &str {
         &self.algorithm
+    }
+
+    /// The keys currently published (active and recently retired), newest first.
+    pub fn published(&self, conn: &mut DbConnection) -> StorageResult<Vec<SigningKeyRow>> {
+        signing_keys::list_usable(conn, now() - self.keep_retired)
     }
 
     /// Re-reads the keys from the database (blocking; call off the async workers).

@@ -142,8 +142,11 @@ impl AuthService {
             .db
             .run(
                 move |conn| -> Result<Option<OrganizationId>, StorageError> {
-                    if let Some(org) = certificates::active_organization(conn, &cert.fingerprint)? {
-                        return Ok(Some(org));
+                    match certificates::registration(conn, &cert.fingerprint)? {
+                        certificates::Registration::Active(org) => return Ok(Some(org)),
+                        // A withdrawn registration is final: no fallback to the subject.
+                        certificates::Registration::Refused => return Ok(None),
+                        certificates::Registration::Unknown => {}
                     }
                     if by_subject {
                         if let Some(org) = organizations::find_by_subject(conn, &cert.subject)? {

@@ -247,7 +247,9 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
             &OrganizationId::parse(&organization)?,
         )?)),
         AdminCommand::Keys(KeysCommand::List) => {
-            let rows = signing_keys::list_usable(conn, crate::storage::now())?;
+            let keep =
+                keys::retired_key_lifetime(settings.auth.token_ttl_secs, settings.auth.leeway_secs);
+            let rows = signing_keys::list_usable(conn, crate::storage::now() - keep)?;
             print(
                 &rows
                     .into_iter()

@@ -114,6 +114,8 @@ pub fn run(command: PkiCommand) -> anyhow::Result<()> {
             let ca = CertificateAuthority::create(&name, days)?;
             std::fs::write(dir.join("ca.pem"), &ca.cert_pem)?;
             write_private(&dir.join("ca-key.pem"), &ca.key_pem)?;
+            // An empty CRL, so tls.crls can list it from the start.
+            std::fs::write(dir.join("crl.pem"), ca.crl(&[], 1, 30)?)?;
             println!(
                 "wrote {0}/ca.pem and {0}/ca-key.pem (keep the key offline)",
                 dir.display()

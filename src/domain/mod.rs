@@ -1,12 +1,15 @@
 //! Domain types that validate when parsed: once a value of these types
 //! exists, it is known to be well formed.
+pub mod chains;
 mod identifiers;
 mod organization;
 mod scope;
+mod sharing;
 
 pub use identifiers::{ClientId, CommunityId, OrganizationId};
 pub use organization::OrganizationType;
 pub use scope::{Scope, Scopes};
+pub use sharing::{Attribution, Audience, Sharing, SharingError, Tlp};
 
 /// Why a value from outside (request, CLI, config) was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -96,22 +96,36 @@ pub fn find(conn: &mut DbConnection, fingerprint: &str) -> StorageResult<Registe
         .try_into()
 }
 
-/// The organization an active registration of `fingerprint` belongs to, if
-/// the registration exists, is not revoked and its organization is enabled.
-pub fn active_organization(
-    conn: &mut DbConnection,
-    fingerprint: &str,
-) -> StorageResult<Option<OrganizationId>> {
-    let id: Option<String> = org_certificates::table
+/// What the registry says about a certificate fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Registration {
+    /// Never registered.
+    Unknown,
+    /// Registered to an organization that is enabled.
+    Active(OrganizationId),
+    /// Registered, but withdrawn, or its organization is disabled.
+    Refused,
+}
+
+pub fn registration(conn: &mut DbConnection, fingerprint: &str) -> StorageResult<Registration> {
+    type Row = (String, Option<NaiveDateTime>, Option<NaiveDateTime>);
+    let row: Option<Row> = org_certificates::table
         .inner_join(organizations::table)
         .filter(org_certificates::fingerprint.eq(fingerprint))
-        .filter(org_certificates::revoked_at.is_null())
-        .filter(organizations::disabled_at.is_null())
-        .select(org_certificates::organization_id)
+        .select((
+            org_certificates::organization_id,
+            org_certificates::revoked_at,
+            organizations::disabled_at,
+        ))
         .first(conn)
         .optional()?;
-    id.map(|id| OrganizationId::parse(&id).map_err(|e| StorageError::Corrupt(e.to_string())))
-        .transpose()
+    Ok(match row {
+        None => Registration::Unknown,
+        Some((org, None, None)) => Registration::Active(
+            OrganizationId::parse(&org).map_err(|e| StorageError::Corrupt(e.to_string()))?,
+        ),
+        Some(_) => Registration::Refused,
+    })
 }
 
 /// Withdraws a registration: the certificate no longer identifies anyone.

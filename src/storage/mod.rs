@@ -56,7 +56,8 @@ impl From<diesel::result::Error> for StorageError {
         match error {
             Error::NotFound => StorageError::NotFound,
             Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
-                StorageError::Conflict(format!("already exists ({})", info.message()))
+                tracing::debug!(cause = info.message(), "unique violation");
+                StorageError::Conflict("a resource with this identifier already exists".into())
             }
             Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
                 StorageError::Conflict("refers to something that does not exist".into())

@@ -218,6 +218,11 @@ async fn admin_input_is_validated(backend: TestBackend) {
         )
         .await;
     reply.assert_problem(409, "conflict");
+    let detail = reply.body["detail"].as_str().unwrap();
+    assert!(
+        !detail.contains("UNIQUE") && !detail.contains("duplicate key"),
+        "database text leaked: {detail}"
+    );
 
     // Only hub organizations' clients may hold admin.
     let reply = app

@@ -130,6 +130,21 @@ fn invalid_configuration_is_reported_clearly() {
         "{err}"
     );
 
+    // Unrelated variables sharing the prefix (Kubernetes service links) are
+    // not settings, but a typo inside a known section is refused.
+    std::fs::write(&config, "").unwrap();
+    let output = Command::new(BINARY)
+        .arg("--config")
+        .arg(&config)
+        .arg("migrate")
+        .env("TRACEWIRE_PORT", "tcp://10.0.0.1:8443")
+        .env("TRACEWIRE_API__LISTN", "127.0.0.1:1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(err.contains("listn") && !err.contains("port"), "{err}");
+
     std::fs::write(&config, "[databse]\nurl = \"\"\n").unwrap();
     let (ok, _, err) = tracewire(&config, &["migrate"]);
     assert!(!ok);

@@ -160,6 +160,36 @@ async fn certificates_under_the_hub_ca_map_by_subject(backend: TestBackend) {
     let reply = app.get(&mapped, "/v1/whoami", Some(&token)).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.body["organization"]["id"], "acme");
+
+    // A certificate whose registration was withdrawn stays refused, even
+    // though its subject would map it.
+    let third = app
+        .pki
+        .ca
+        .issue_client("Acme Mapped", "acme-2", 30)
+        .unwrap();
+    {
+        let mut conn = app.db.get().unwrap();
+        let acme = tracewire::domain::OrganizationId::parse("acme").unwrap();
+        let registered =
+            tracewire::partners::register_certificate(&mut conn, &acme, &third.cert_pem).unwrap();
+        tracewire::partners::revoke_certificate(&mut conn, &registered.fingerprint).unwrap();
+    }
+    let withdrawn = crate::helpers::TestOrg {
+        certificate: third,
+        ..org.clone()
+    };
+    let (status, body) = app
+        .request_token(&withdrawn, &withdrawn.client_id, None)
+        .await;
+    assert_eq!(
+        (status.as_u16(), body["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{body}"
+    );
+    app.get(&withdrawn, "/v1/whoami", Some(&token))
+        .await
+        .assert_problem(403, "certificate-not-registered");
 }
 
 crate::on_both_backends!(
