@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod partners;
 pub mod pki;
+pub mod records;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

@@ -35,6 +35,9 @@ Errors are RFC 9457 problem documents with a stable `type` (`urn:tracewire:probl
         crate::api::admin::remove_member,
         crate::api::admin::list_keys,
         crate::api::admin::rotate_key,
+        crate::api::records::create_records,
+        crate::api::records::get_record,
+        crate::api::records::list_records,
         crate::api::ops::healthz,
         crate::api::ops::readyz,
         crate::api::ops::metrics,
@@ -42,6 +45,7 @@ Errors are RFC 9457 problem documents with a stable `type` (`urn:tracewire:probl
     modifiers(&SecuritySchemes, &AuthenticationResponses),
     tags(
         (name = "auth", description = "Tokens and identity"),
+        (name = "records", description = "Intelligence records: addresses, wallets, entities, relationships"),
         (name = "admin", description = "Partner administration (admin scope, hub organization only)"),
         (name = "operations", description = "Served on the operations listener, not the API listener"),
     )

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod docs;
 pub mod oauth;
 pub mod ops;
+pub mod records;
 pub mod whoami;
 
 use crate::error::{problem_for_status, ApiError, PROBLEM_CONTENT_TYPE};
@@ -74,7 +75,8 @@ pub fn configure_api(cfg: &mut web::ServiceConfig) {
         web::scope("/v1")
             .service(oauth::token)
             .service(whoami::whoami)
-            .configure(admin::configure),
+            .configure(admin::configure)
+            .configure(records::configure),
     )
     .service(oauth::jwks)
     .configure(docs::configure)

@@ -2,11 +2,13 @@
 //! exists, it is known to be well formed.
 pub mod chains;
 mod identifiers;
+mod indicator;
 mod organization;
 mod scope;
 mod sharing;
 
 pub use identifiers::{ClientId, CommunityId, OrganizationId};
+pub use indicator::{Category, ExternalReference, Method, RecordBody, RecordKind, Relation};
 pub use organization::OrganizationType;
 pub use scope::{Scope, Scopes};
 pub use sharing::{Attribution, Audience, Sharing, SharingError, Tlp};

@@ -16,6 +16,7 @@ pub mod api_clients;
 pub mod certificates;
 pub mod communities;
 pub mod organizations;
+pub mod records;
 pub mod schema;
 pub mod signing_keys;
 
@@ -26,6 +27,9 @@ pub enum DbConnection {
     Postgres(diesel::PgConnection),
     Sqlite(diesel::SqliteConnection),
 }
+
+/// The backend type diesel generates for [`DbConnection`] (used by boxed queries).
+pub type DbConnectionBackend = <DbConnection as diesel::Connection>::Backend;
 
 pub type DbPool = Pool<ConnectionManager<DbConnection>>;
 pub type PooledDb = PooledConnection<ConnectionManager<DbConnection>>;

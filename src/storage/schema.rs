@@ -62,6 +62,47 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    records (id) {
+        id -> Text,
+        kind -> Text,
+        source_org -> Text,
+        revision -> Integer,
+        tlp -> Text,
+        all_partners -> Bool,
+        attribution -> Text,
+        revoked -> Bool,
+        chain -> Nullable<Text>,
+        link_key -> Nullable<Text>,
+        search_text -> Text,
+        categories -> Text,
+        body -> Text,
+        content_hash -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    record_audience (record_id, member_kind, member) {
+        record_id -> Text,
+        member_kind -> Text,
+        member -> Text,
+    }
+}
+
+diesel::table! {
+    record_revisions (record_id, revision) {
+        record_id -> Text,
+        revision -> Integer,
+        body -> Text,
+        content_hash -> Text,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(record_audience -> records (record_id));
+diesel::joinable!(record_revisions -> records (record_id));
 diesel::joinable!(org_certificates -> organizations (organization_id));
 diesel::joinable!(api_clients -> organizations (organization_id));
 diesel::joinable!(community_members -> communities (community_id));
@@ -74,4 +115,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     communities,
     community_members,
     signing_keys,
+    records,
+    record_audience,
+    record_revisions,
 );

@@ -11,6 +11,7 @@ mod cli;
 mod errors;
 mod operations;
 mod partner_issuers;
+mod records;
 mod storage;
 mod tls;
 mod tokens;

@@ -1,0 +1,3 @@
+DROP TABLE record_revisions;
+DROP TABLE record_audience;
+DROP TABLE records;

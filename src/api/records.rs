@@ -1,0 +1,230 @@
+//! `/v1/records`: create, read and list intelligence records. The rules
+//! live in `crate::records`; the sharing rule in `crate::access`.
+use crate::auth::Caller;
+use crate::domain::chains::{asset_chains, Chain, ChainAddress};
+use crate::domain::{Category, RecordKind, Scope, Tlp};
+use crate::error::{ApiError, FieldError, Problem};
+use crate::records::{self, RecordError, RecordInput, RecordPage, RecordView};
+use crate::storage::records::RecordFilter;
+use crate::storage::Database;
+use actix_web::{get, post, web, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(create_records)
+        .service(list_records)
+        .service(get_record);
+}
+
+impl From<RecordError> for ApiError {
+    fn from(error: RecordError) -> Self {
+        match error {
+            RecordError::Validation(errors) => ApiError::Validation(errors),
+            RecordError::NotFound => ApiError::NotFound,
+            RecordError::Storage(storage) => storage.into(),
+        }
+    }
+}
+
+/// A batch of records to create.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRecords {
+    /// 1 to 10,000 records; all are stored or none.
+    #[schema(value_type = Vec<RecordInput>)]
+    pub items: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CreatedRecords {
+    /// The stored records, in the order submitted.
+    pub items: Vec<RecordView>,
+}
+
+/// Create records (atomic batch).
+///
+/// Every item is validated (addresses per chain, categories, TLP and
+/// audience, references) before anything is stored; one bad item stores
+/// nothing and the 422 lists every bad item by index and field. Provenance
+/// (source organization, client, received_at) comes from the authenticated
+/// caller, never from the body.
+#[utoipa::path(post, path = "/v1/records", tag = "records", operation_id = "create_records",
+    request_body = CreateRecords,
+    responses((status = 201, body = CreatedRecords),
+        (status = 422, description = "Invalid items (by index and field); nothing stored", body = Problem, content_type = "application/problem+json")),
+    security(("mutual_tls" = [], "bearer" = ["indicators:write"])))]
+#[post("/records")]
+async fn create_records(
+    caller: Caller,
+    db: web::Data<Database>,
+    body: web::Json<CreateRecords>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Scope::IndicatorsWrite)?;
+    let items = body.into_inner().items;
+    let created = db
+        .run(move |conn| records::create_batch(conn, &caller, items))
+        .await?;
+    Ok(HttpResponse::Created().json(CreatedRecords { items: created }))
+}
+
+/// Read a record.
+///
+/// 404 when it does not exist or is not shared with you: the two cannot be told apart.
+#[utoipa::path(get, path = "/v1/records/{id}", tag = "records", operation_id = "get_record",
+    responses((status = 200, body = RecordView), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("mutual_tls" = [], "bearer" = ["indicators:read"])))]
+#[get("/records/{id}")]
+async fn get_record(
+    caller: Caller,
+    db: web::Data<Database>,
+    id: web::Path<String>,
+) -> Result<web::Json<RecordView>, ApiError> {
+    caller.require(Scope::IndicatorsRead)?;
+    let id = id.into_inner();
+    let record = db
+        .run(move |conn| {
+            let reader = records::reader_for(conn, &caller.organization)?;
+            records::get(conn, &reader, &id)
+        })
+        .await?;
+    Ok(web::Json(record))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// address, wallet, entity or relationship.
+    pub kind: Option<String>,
+    /// Chain id or alias.
+    pub chain: Option<String>,
+    /// An address in any of its forms (case, prefixes, EVM/TRON, BCH legacy/cashaddr); with `chain` or without.
+    pub address: Option<String>,
+    pub category: Option<String>,
+    /// Source organization id (anonymous records never match another organization's filter).
+    pub source: Option<String>,
+    pub tlp: Option<String>,
+    /// Only records changed at or after this time (RFC 3339).
+    pub updated_since: Option<DateTime<Utc>>,
+    /// Text searched in wallet and entity names and aliases (case-insensitive).
+    pub q: Option<String>,
+    /// Include revoked records.
+    pub include_revoked: Option<bool>,
+    /// Page size, 1–1000 (default 100).
+    pub limit: Option<i64>,
+    /// The `next` cursor of the previous page.
+    pub after: Option<String>,
+}
+
+impl ListQuery {
+    fn into_filter(self) -> Result<(RecordFilter, i64), ApiError> {
+        let mut errors = Vec::new();
+        let mut bad = |field: &str, message: String| errors.push(FieldError::new(field, message));
+        let kind = self
+            .kind
+            .map(|k| k.parse::<RecordKind>().map(|k| k.as_str().to_owned()));
+        let kind = kind.transpose().unwrap_or_else(|e| {
+            bad("kind", e);
+            None
+        });
+        let chain = match self.chain.as_deref().map(|c| (c, Chain::parse(c))) {
+            Some((_, Some(chain))) => Some(chain),
+            Some((c, None)) => {
+                bad("chain", format!("unknown chain {c:?}"));
+                None
+            }
+            None => None,
+        };
+        let link_keys = self.address.as_deref().map(|address| {
+            let candidates: Vec<Chain> = match chain {
+                Some(chain) => vec![chain],
+                None => Chain::ALL.to_vec(),
+            };
+            let mut keys: Vec<String> = candidates
+                .into_iter()
+                .filter_map(|c| ChainAddress::parse(c, address).ok())
+                .flat_map(|a| a.link_keys())
+                .collect();
+            keys.sort();
+            keys.dedup();
+            keys
+        });
+        if let (Some(keys), Some(address)) = (&link_keys, &self.address) {
+            if keys.is_empty() {
+                let hint = if asset_chains(address).is_some() {
+                    " (that is an asset ticker, not an address)"
+                } else {
+                    ""
+                };
+                bad(
+                    "address",
+                    format!(
+                        "not a valid address on {}{hint}",
+                        chain.map(|c| c.id()).unwrap_or("any supported chain")
+                    ),
+                );
+            }
+        }
+        let category = self
+            .category
+            .map(|c| c.parse::<Category>().map(|c| c.as_str().to_owned()));
+        let category = category.transpose().unwrap_or_else(|e| {
+            bad("category", e);
+            None
+        });
+        let tlp = self
+            .tlp
+            .map(|t| t.parse::<Tlp>().map(|t| t.as_str().to_owned()));
+        let tlp = tlp.transpose().unwrap_or_else(|e| {
+            bad("tlp", e.to_string());
+            None
+        });
+        let limit = self.limit.unwrap_or(100);
+        if !(1..=records::MAX_PAGE).contains(&limit) {
+            bad("limit", format!("must be 1 to {}", records::MAX_PAGE));
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        let filter = RecordFilter {
+            kind,
+            chain: chain
+                .filter(|_| self.address.is_none())
+                .map(|c| c.id().to_owned()),
+            link_keys,
+            category,
+            source: self.source,
+            tlp,
+            updated_since: self.updated_since.map(|t| t.naive_utc()),
+            text: self.q.map(|q| q.to_lowercase()).filter(|q| !q.is_empty()),
+            include_revoked: self.include_revoked.unwrap_or(false),
+            after: self.after,
+        };
+        Ok((filter, limit))
+    }
+}
+
+/// List and search records you may see.
+///
+/// Ordered by id (creation time); follow `next` with `after` for the next page.
+#[utoipa::path(get, path = "/v1/records", tag = "records", operation_id = "list_records",
+    params(ListQuery),
+    responses((status = 200, body = RecordPage), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("mutual_tls" = [], "bearer" = ["indicators:read"])))]
+#[get("/records")]
+async fn list_records(
+    caller: Caller,
+    db: web::Data<Database>,
+    query: web::Query<ListQuery>,
+) -> Result<web::Json<RecordPage>, ApiError> {
+    caller.require(Scope::IndicatorsRead)?;
+    let (filter, limit) = query.into_inner().into_filter()?;
+    let page = db
+        .run(move |conn| {
+            let reader = records::reader_for(conn, &caller.organization)?;
+            records::list(conn, &reader, &filter, limit)
+        })
+        .await?;
+    Ok(web::Json(page))
+}

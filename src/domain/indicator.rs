@@ -1,0 +1,154 @@
+//! The parts of an intelligence record's envelope: categories, confidence,
+//! provenance method, external references, and the kind-specific bodies.
+use super::chains::{Chain, ChainAddress};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use utoipa::ToSchema;
+
+macro_rules! closed_vocabulary {
+    ($(#[$doc:meta])* $name:ident, $what:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+        pub enum $name {
+            $(#[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(value: &str) -> Result<Self, Self::Err> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == value).ok_or_else(|| {
+                    let known: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
+                    format!("unknown {} {:?} (expected one of: {})", $what, value, known.join(", "))
+                })
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+closed_vocabulary!(
+    /// The brief's fixed category taxonomy.
+    Category, "category", {
+        HumanTrafficking => "human_trafficking",
+        Csam => "csam",
+        Sanctions => "sanctions",
+        Ransomware => "ransomware",
+        DarknetMarket => "darknet_market",
+        Scam => "scam",
+        Fraud => "fraud",
+        TerroristFinancing => "terrorist_financing",
+        Mixer => "mixer",
+        Gambling => "gambling",
+        Exchange => "exchange",
+        Theft => "theft",
+        Extortion => "extortion",
+        Other => "other",
+    }
+);
+
+closed_vocabulary!(
+    /// How a record's content was obtained.
+    Method, "method", {
+        BlockchainAnalysis => "blockchain_analysis",
+        Investigation => "investigation",
+        Osint => "osint",
+        VictimReport => "victim_report",
+        LawEnforcement => "law_enforcement",
+        Sighting => "sighting",
+        Import => "import",
+        Other => "other",
+    }
+);
+
+closed_vocabulary!(
+    /// The kinds of record sharing one envelope.
+    RecordKind, "kind", {
+        Address => "address",
+        Wallet => "wallet",
+        Entity => "entity",
+        Relationship => "relationship",
+    }
+);
+
+closed_vocabulary!(
+    /// What a relationship claims.
+    Relation, "relation", {
+        MemberOf => "member_of",
+        AttributedTo => "attributed_to",
+        RelatedTo => "related_to",
+    }
+);
+
+/// A pointer to outside material (a report, a case, a list entry).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalReference {
+    pub source_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+}
+
+/// The kind-specific part of a record, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordBody {
+    Address(ChainAddress),
+    Wallet {
+        chain: Chain,
+        name: String,
+    },
+    Entity {
+        name: String,
+        entity_type: String,
+        aliases: Vec<String>,
+    },
+    Relationship {
+        relation: Relation,
+        from: String,
+        to: String,
+    },
+}
+
+impl RecordBody {
+    pub fn kind(&self) -> RecordKind {
+        match self {
+            RecordBody::Address(_) => RecordKind::Address,
+            RecordBody::Wallet { .. } => RecordKind::Wallet,
+            RecordBody::Entity { .. } => RecordKind::Entity,
+            RecordBody::Relationship { .. } => RecordKind::Relationship,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vocabularies_round_trip_and_explain_refusals() {
+        for category in Category::ALL {
+            assert_eq!(category.as_str().parse::<Category>().unwrap(), *category);
+        }
+        let error = "trafficking".parse::<Category>().unwrap_err();
+        assert!(error.contains("human_trafficking"), "{error}");
+        assert_eq!(Category::ALL.len(), 14);
+        assert_eq!("member_of".parse::<Relation>().unwrap(), Relation::MemberOf);
+    }
+}

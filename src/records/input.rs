@@ -1,0 +1,422 @@
+//! A submitted record, as sent, and its parsing into a validated record.
+//! Every problem is reported with the item's index and the field's name.
+use super::view::{AudienceView, ProvenanceView, RecordContent};
+use crate::auth::Caller;
+use crate::domain::chains::{Chain, ChainAddress};
+use crate::domain::{
+    Attribution, Audience, Category, CommunityId, ExternalReference, Method, OrganizationId,
+    RecordBody, RecordKind, Relation, Sharing, Tlp,
+};
+use crate::error::FieldError;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::Deserialize;
+use std::collections::BTreeSet;
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AudienceInput {
+    #[serde(default)]
+    pub all_partners: bool,
+    #[serde(default)]
+    pub organizations: Vec<String>,
+    #[serde(default)]
+    pub communities: Vec<String>,
+}
+
+/// One record to create. Which fields apply depends on `kind`:
+/// `address` (chain, address), `wallet` (chain, name), `entity` (name,
+/// entity_type, aliases), `relationship` (relation, from, to).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordInput {
+    /// address, wallet, entity or relationship.
+    pub kind: String,
+    /// Chain id or alias (btc, eth, trx, bsc, …), or an asset ticker as used by sanctions lists (XBT, USDT, …).
+    #[serde(default)]
+    pub chain: Option<String>,
+    #[serde(default)]
+    pub address: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub entity_type: Option<String>,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// member_of, attributed_to or related_to.
+    #[serde(default)]
+    pub relation: Option<String>,
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default)]
+    pub to: Option<String>,
+    #[serde(default)]
+    pub categories: Vec<String>,
+    /// 0–100.
+    pub confidence: Option<i64>,
+    #[serde(default)]
+    pub valid_from: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub valid_until: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub external_references: Vec<ExternalReference>,
+    /// clear, green, amber, amber+strict or red (TLP: prefix accepted).
+    pub tlp: String,
+    #[serde(default)]
+    pub audience: AudienceInput,
+    #[serde(default)]
+    pub attribution: Attribution,
+    #[serde(default)]
+    pub observed_at: Option<DateTime<Utc>>,
+    /// blockchain_analysis, investigation, osint, victim_report, law_enforcement, sighting, import or other.
+    pub method: String,
+    #[serde(default)]
+    pub source_reference: Option<String>,
+    #[serde(default)]
+    pub derived_from: Vec<String>,
+}
+
+/// A record that passed every check that needs no database.
+#[derive(Debug, Clone)]
+pub struct ParsedRecord {
+    pub body: RecordBody,
+    pub categories: BTreeSet<Category>,
+    pub confidence: u8,
+    pub valid_from: Option<DateTime<Utc>>,
+    pub valid_until: Option<DateTime<Utc>>,
+    pub description: String,
+    pub external_references: Vec<ExternalReference>,
+    pub sharing: Sharing,
+    pub attribution: Attribution,
+    pub observed_at: Option<DateTime<Utc>>,
+    pub method: Method,
+    pub source_reference: Option<String>,
+    pub derived_from: Vec<String>,
+}
+
+const MAX_TEXT: usize = 10_000;
+const MAX_NAME: usize = 500;
+
+struct Errors {
+    index: usize,
+    list: Vec<FieldError>,
+}
+
+impl Errors {
+    fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.list.push(FieldError {
+            index: Some(self.index),
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+    fn check<T, E: std::fmt::Display>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
+        result.map_err(|e| self.add(field, e.to_string())).ok()
+    }
+}
+
+fn is_record_id(value: &str) -> bool {
+    uuid::Uuid::parse_str(value).is_ok()
+}
+
+impl RecordInput {
+    pub fn parse(self, index: usize) -> Result<ParsedRecord, Vec<FieldError>> {
+        let mut errors = Errors {
+            index,
+            list: Vec::new(),
+        };
+        let kind = errors.check("kind", self.kind.parse::<RecordKind>());
+        let body = kind.and_then(|kind| self.parse_body(kind, &mut errors));
+
+        let mut categories = BTreeSet::new();
+        for category in &self.categories {
+            if let Some(c) = errors.check("categories", category.parse::<Category>()) {
+                categories.insert(c);
+            }
+        }
+        let confidence = match self.confidence {
+            Some(c @ 0..=100) => Some(c as u8),
+            Some(other) => {
+                errors.add("confidence", format!("must be 0 to 100 (got {other})"));
+                None
+            }
+            None => {
+                errors.add("confidence", "is required (0 to 100)");
+                None
+            }
+        };
+        if let (Some(from), Some(until)) = (self.valid_from, self.valid_until) {
+            if until < from {
+                errors.add("valid_until", "is before valid_from");
+            }
+        }
+        if self.description.chars().count() > MAX_TEXT {
+            errors.add("description", format!("at most {MAX_TEXT} characters"));
+        }
+        for reference in &self.external_references {
+            if reference.source_name.trim().is_empty() {
+                errors.add("external_references", "source_name must not be empty");
+            }
+            if let Some(url) = &reference.url {
+                if url::Url::parse(url).is_err() {
+                    errors.add("external_references", format!("{url:?} is not a URL"));
+                }
+            }
+        }
+        let tlp = errors.check("tlp", self.tlp.parse::<Tlp>());
+        let mut audience = Audience {
+            all_partners: self.audience.all_partners,
+            ..Audience::default()
+        };
+        for org in &self.audience.organizations {
+            if let Some(org) = errors.check("audience.organizations", OrganizationId::parse(org)) {
+                audience.organizations.insert(org);
+            }
+        }
+        for community in &self.audience.communities {
+            if let Some(c) = errors.check("audience.communities", CommunityId::parse(community)) {
+                audience.communities.insert(c);
+            }
+        }
+        let sharing = tlp.and_then(|tlp| errors.check("audience", Sharing::new(tlp, audience)));
+        let method = errors.check("method", self.method.parse::<Method>());
+        for id in &self.derived_from {
+            if !is_record_id(id) {
+                errors.add("derived_from", format!("{id:?} is not a record id"));
+            }
+        }
+        if let Some(reference) = &self.source_reference {
+            if reference.chars().count() > MAX_NAME {
+                errors.add("source_reference", format!("at most {MAX_NAME} characters"));
+            }
+        }
+
+        match (body, confidence, sharing, method) {
+            (Some(body), Some(confidence), Some(sharing), Some(method))
+                if errors.list.is_empty() =>
+            {
+                Ok(ParsedRecord {
+                    body,
+                    categories,
+                    confidence,
+                    valid_from: self.valid_from,
+                    valid_until: self.valid_until,
+                    description: self.description,
+                    external_references: self.external_references,
+                    sharing,
+                    attribution: self.attribution,
+                    observed_at: self.observed_at,
+                    method,
+                    source_reference: self.source_reference,
+                    derived_from: self.derived_from,
+                })
+            }
+            _ => Err(errors.list),
+        }
+    }
+
+    fn text(errors: &mut Errors, field: &str, value: &Option<String>) -> Option<String> {
+        match value.as_deref().map(str::trim) {
+            Some(v) if !v.is_empty() && v.chars().count() <= MAX_NAME => Some(v.to_owned()),
+            Some(v) if !v.is_empty() => {
+                errors.add(field, format!("at most {MAX_NAME} characters"));
+                None
+            }
+            _ => {
+                errors.add(field, "is required");
+                None
+            }
+        }
+    }
+
+    fn parse_body(&self, kind: RecordKind, errors: &mut Errors) -> Option<RecordBody> {
+        let allowed: &[&str] = match kind {
+            RecordKind::Address => &["chain", "address"],
+            RecordKind::Wallet => &["chain", "name"],
+            RecordKind::Entity => &["name", "entity_type", "aliases"],
+            RecordKind::Relationship => &["relation", "from", "to"],
+        };
+        let present = [
+            ("chain", self.chain.is_some()),
+            ("address", self.address.is_some()),
+            ("name", self.name.is_some()),
+            ("entity_type", self.entity_type.is_some()),
+            ("aliases", !self.aliases.is_empty()),
+            ("relation", self.relation.is_some()),
+            ("from", self.from.is_some()),
+            ("to", self.to.is_some()),
+        ];
+        for (name, is_present) in present {
+            if is_present && !allowed.contains(&name) {
+                errors.add(name, format!("does not apply to a {kind} record"));
+            }
+        }
+        match kind {
+            RecordKind::Address => {
+                let chain = Self::text(errors, "chain", &self.chain)?;
+                let address = Self::text(errors, "address", &self.address)?;
+                let parsed = match Chain::parse(&chain) {
+                    Some(chain) => ChainAddress::parse(chain, &address),
+                    None if crate::domain::chains::asset_chains(&chain).is_some() => {
+                        crate::domain::chains::parse_asset_address(&chain, &address)
+                    }
+                    None => {
+                        errors.add("chain", format!("unknown chain or asset {chain:?}"));
+                        return None;
+                    }
+                };
+                errors.check("address", parsed).map(RecordBody::Address)
+            }
+            RecordKind::Wallet => {
+                let chain = Self::text(errors, "chain", &self.chain);
+                let chain = chain.and_then(|c| {
+                    let parsed = Chain::parse(&c);
+                    if parsed.is_none() {
+                        errors.add("chain", format!("unknown chain {c:?}"));
+                    }
+                    parsed
+                });
+                let name = Self::text(errors, "name", &self.name);
+                Some(RecordBody::Wallet {
+                    chain: chain?,
+                    name: name?,
+                })
+            }
+            RecordKind::Entity => {
+                let name = Self::text(errors, "name", &self.name);
+                let entity_type = Self::text(errors, "entity_type", &self.entity_type);
+                let mut aliases = Vec::new();
+                for alias in &self.aliases {
+                    match alias.trim() {
+                        a if a.is_empty() || a.chars().count() > MAX_NAME => errors.add(
+                            "aliases",
+                            format!("each alias is 1 to {MAX_NAME} characters"),
+                        ),
+                        a => aliases.push(a.to_owned()),
+                    }
+                }
+                Some(RecordBody::Entity {
+                    name: name?,
+                    entity_type: entity_type?,
+                    aliases,
+                })
+            }
+            RecordKind::Relationship => {
+                let relation = Self::text(errors, "relation", &self.relation)
+                    .and_then(|r| errors.check("relation", r.parse::<Relation>()));
+                let mut end = |name: &str, value: &Option<String>| {
+                    let id = Self::text(errors, name, value)?;
+                    if is_record_id(&id) {
+                        Some(id)
+                    } else {
+                        errors.add(name, format!("{id:?} is not a record id"));
+                        None
+                    }
+                };
+                let from = end("from", &self.from);
+                let to = end("to", &self.to);
+                Some(RecordBody::Relationship {
+                    relation: relation?,
+                    from: from?,
+                    to: to?,
+                })
+            }
+        }
+    }
+}
+
+impl ParsedRecord {
+    /// Ids of other records this one refers to.
+    pub fn referenced_ids(&self) -> Vec<String> {
+        let mut ids = self.derived_from.clone();
+        if let RecordBody::Relationship { from, to, .. } = &self.body {
+            ids.push(from.clone());
+            ids.push(to.clone());
+        }
+        ids
+    }
+
+    /// The first revision's content, with provenance from the authenticated caller.
+    pub fn into_content(
+        self,
+        id: String,
+        caller: &Caller,
+        received_at: NaiveDateTime,
+    ) -> RecordContent {
+        let (mut chain, mut address, mut name, mut entity_type, mut aliases) =
+            (None, None, None, None, Vec::new());
+        let (mut relation, mut from, mut to) = (None, None, None);
+        let kind = self.body.kind();
+        match self.body {
+            RecordBody::Address(parsed) => {
+                chain = Some(parsed.chain().id().to_owned());
+                address = Some(parsed.canonical().to_owned());
+            }
+            RecordBody::Wallet { chain: c, name: n } => {
+                chain = Some(c.id().to_owned());
+                name = Some(n);
+            }
+            RecordBody::Entity {
+                name: n,
+                entity_type: t,
+                aliases: a,
+            } => {
+                name = Some(n);
+                entity_type = Some(t);
+                aliases = a;
+            }
+            RecordBody::Relationship {
+                relation: r,
+                from: f,
+                to: t,
+            } => {
+                relation = Some(r);
+                from = Some(f);
+                to = Some(t);
+            }
+        }
+        let audience = self.sharing.audience();
+        RecordContent {
+            id,
+            kind,
+            chain,
+            address,
+            name,
+            entity_type,
+            aliases,
+            relation,
+            from,
+            to,
+            categories: self.categories.into_iter().collect(),
+            confidence: self.confidence,
+            valid_from: self.valid_from,
+            valid_until: self.valid_until,
+            description: self.description,
+            external_references: self.external_references,
+            tlp: self.sharing.tlp(),
+            audience: AudienceView {
+                all_partners: audience.all_partners,
+                organizations: audience
+                    .organizations
+                    .iter()
+                    .map(|o| o.to_string())
+                    .collect(),
+                communities: audience.communities.iter().map(|c| c.to_string()).collect(),
+            },
+            attribution: self.attribution,
+            provenance: ProvenanceView {
+                source_organization: Some(caller.organization.to_string()),
+                submitted_by: Some(caller.client_id.clone()),
+                received_at: received_at.and_utc(),
+                observed_at: self.observed_at,
+                method: self.method,
+                source_reference: self.source_reference,
+                derived_from: self.derived_from,
+            },
+            revision: 1,
+            revoked: false,
+        }
+    }
+}

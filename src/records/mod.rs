@@ -1,0 +1,378 @@
+//! Intelligence records: parsing submissions into validated records,
+//! storing batches atomically, and reading them back through the sharing
+//! rule. Handlers in `crate::api::records` stay thin around these functions.
+mod input;
+mod view;
+
+pub use input::{AudienceInput, RecordInput};
+pub use view::{AudienceView, ProvenanceView, RecordContent, RecordPage, RecordView};
+
+use crate::access::{can_read, can_see_source, Reader};
+use crate::auth::Caller;
+use crate::domain::{
+    Attribution, Audience, CommunityId, OrganizationId, RecordKind, Relation, Sharing, Tlp,
+};
+use crate::error::FieldError;
+use crate::storage::records::{
+    self as store, AudienceRow, NewRecordRows, RecordFilter, RecordRow, RevisionRow,
+};
+use crate::storage::{communities, now, organizations, DbConnection, StorageError};
+use diesel::Connection;
+use std::collections::{BTreeSet, HashMap};
+
+/// The most items one batch may carry.
+pub const MAX_BATCH: usize = 10_000;
+/// The most records one page may carry.
+pub const MAX_PAGE: i64 = 1000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl From<diesel::result::Error> for RecordError {
+    fn from(error: diesel::result::Error) -> Self {
+        RecordError::Storage(error.into())
+    }
+}
+
+/// The reader behind a caller: its organization and communities.
+pub fn reader_for(
+    conn: &mut DbConnection,
+    organization: &OrganizationId,
+) -> Result<Reader, StorageError> {
+    Ok(Reader {
+        organization: organization.clone(),
+        communities: communities::memberships(conn, organization)?,
+    })
+}
+
+fn field(index: usize, field: &str, message: impl Into<String>) -> FieldError {
+    FieldError {
+        index: Some(index),
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// Stores every item as a new record, or nothing: any invalid item makes a
+/// 422 listing every bad item by index and field.
+pub fn create_batch(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    items: Vec<serde_json::Value>,
+) -> Result<Vec<RecordView>, RecordError> {
+    if items.is_empty() || items.len() > MAX_BATCH {
+        return Err(RecordError::Validation(vec![FieldError::new(
+            "items",
+            format!("a batch holds 1 to {MAX_BATCH} items (got {})", items.len()),
+        )]));
+    }
+    let mut errors = Vec::new();
+    let mut parsed = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        match serde_json::from_value::<RecordInput>(item) {
+            Ok(input) => match input.parse(index) {
+                Ok(record) => parsed.push((index, record)),
+                Err(mut item_errors) => errors.append(&mut item_errors),
+            },
+            Err(e) => errors.push(field(index, "item", e.to_string())),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(RecordError::Validation(errors));
+    }
+
+    conn.transaction(|conn| {
+        let reader = reader_for(conn, &caller.organization)?;
+        check_references(conn, &reader, &parsed)?;
+        let received_at = now();
+        let mut rows = Vec::with_capacity(parsed.len());
+        let mut views = Vec::with_capacity(parsed.len());
+        for (_, record) in parsed {
+            let id = uuid::Uuid::now_v7().to_string();
+            let content = record.into_content(id, caller, received_at);
+            let (body, hash) = content.canonical_json_and_hash();
+            let audience = audience_rows(&content);
+            let row = record_row(&content, caller, &body, &hash, received_at);
+            views.push(RecordView {
+                content: content.clone(),
+                content_hash: hash.clone(),
+                created_at: received_at,
+                updated_at: received_at,
+            });
+            rows.push(NewRecordRows {
+                revision: RevisionRow {
+                    record_id: row.id.clone(),
+                    revision: 1,
+                    body,
+                    content_hash: hash,
+                    received_at,
+                },
+                record: row,
+                audience,
+            });
+        }
+        store::insert_all(conn, &rows)?;
+        Ok(views)
+    })
+}
+
+/// Audience members must exist; relationship ends and `derived_from` must be
+/// records the submitter can see, with kinds that fit the relation.
+fn check_references(
+    conn: &mut DbConnection,
+    reader: &Reader,
+    parsed: &[(usize, input::ParsedRecord)],
+) -> Result<(), RecordError> {
+    let known_orgs: BTreeSet<String> = organizations::list(conn)?
+        .into_iter()
+        .map(|o| o.id.to_string())
+        .collect();
+    let known_communities: BTreeSet<String> = communities::list(conn)?
+        .into_iter()
+        .map(|c| c.id.to_string())
+        .collect();
+    let mut wanted: Vec<String> = Vec::new();
+    for (_, record) in parsed {
+        wanted.extend(record.referenced_ids());
+    }
+    wanted.sort();
+    wanted.dedup();
+    let found: HashMap<String, RecordKind> = store::existing(conn, &wanted)?
+        .into_iter()
+        .filter_map(|(row, audience)| {
+            let sharing = sharing_of(&row, &audience)?;
+            let source = OrganizationId::parse(&row.source_org).ok()?;
+            if !can_read(reader, &source, &sharing) {
+                return None; // invisible: reported exactly like a missing record
+            }
+            Some((row.id.clone(), row.kind.parse().ok()?))
+        })
+        .collect();
+
+    let mut errors = Vec::new();
+    for (index, record) in parsed {
+        for org in &record.sharing.audience().organizations {
+            if !known_orgs.contains(org.as_str()) {
+                errors.push(field(
+                    *index,
+                    "audience.organizations",
+                    format!("unknown organization {org}"),
+                ));
+            }
+        }
+        for community in &record.sharing.audience().communities {
+            if !known_communities.contains(community.as_str()) {
+                errors.push(field(
+                    *index,
+                    "audience.communities",
+                    format!("unknown community {community}"),
+                ));
+            }
+        }
+        for id in &record.derived_from {
+            if !found.contains_key(id) {
+                errors.push(field(*index, "derived_from", format!("no record {id}")));
+            }
+        }
+        if let crate::domain::RecordBody::Relationship { relation, from, to } = &record.body {
+            let (from_kinds, to_kinds): (&[RecordKind], &[RecordKind]) = match relation {
+                Relation::MemberOf => (&[RecordKind::Address], &[RecordKind::Wallet]),
+                Relation::AttributedTo => (
+                    &[RecordKind::Address, RecordKind::Wallet],
+                    &[RecordKind::Entity],
+                ),
+                Relation::RelatedTo => (&[RecordKind::Entity], &[RecordKind::Entity]),
+            };
+            for (name, id, kinds) in [("from", from, from_kinds), ("to", to, to_kinds)] {
+                match found.get(id) {
+                    None => errors.push(field(*index, name, format!("no record {id}"))),
+                    Some(kind) if !kinds.contains(kind) => errors.push(field(
+                        *index,
+                        name,
+                        format!(
+                            "{relation} needs a {} here, not a {kind}",
+                            kinds
+                                .iter()
+                                .map(|k| k.as_str())
+                                .collect::<Vec<_>>()
+                                .join(" or ")
+                        ),
+                    )),
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(RecordError::Validation(errors))
+    }
+}
+
+fn audience_rows(content: &RecordContent) -> Vec<AudienceRow> {
+    let orgs = content
+        .audience
+        .organizations
+        .iter()
+        .map(|o| (store::AUDIENCE_ORGANIZATION, o));
+    let communities = content
+        .audience
+        .communities
+        .iter()
+        .map(|c| (store::AUDIENCE_COMMUNITY, c));
+    orgs.chain(communities)
+        .map(|(kind, member)| AudienceRow {
+            record_id: content.id.clone(),
+            member_kind: kind.into(),
+            member: member.clone(),
+        })
+        .collect()
+}
+
+fn record_row(
+    content: &RecordContent,
+    caller: &Caller,
+    body: &str,
+    hash: &str,
+    at: chrono::NaiveDateTime,
+) -> RecordRow {
+    let link_key = match (&content.kind, &content.chain, &content.address) {
+        (RecordKind::Address, Some(chain), Some(address)) => {
+            crate::domain::chains::Chain::parse(chain)
+                .and_then(|c| crate::domain::chains::ChainAddress::parse(c, address).ok())
+                .and_then(|a| a.link_keys().into_iter().next())
+        }
+        _ => None,
+    };
+    let mut search = content.name.clone().unwrap_or_default();
+    for alias in &content.aliases {
+        search.push('\n');
+        search.push_str(alias);
+    }
+    RecordRow {
+        id: content.id.clone(),
+        kind: content.kind.as_str().into(),
+        source_org: caller.organization.to_string(),
+        revision: content.revision,
+        tlp: content.tlp.as_str().into(),
+        all_partners: content.audience.all_partners,
+        attribution: match content.attribution {
+            Attribution::Named => "named".into(),
+            Attribution::Anonymous => "anonymous".into(),
+        },
+        revoked: content.revoked,
+        chain: content.chain.clone(),
+        link_key,
+        search_text: search.to_lowercase(),
+        categories: format!(
+            "|{}|",
+            content
+                .categories
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join("|")
+        ),
+        body: body.into(),
+        content_hash: hash.into(),
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+/// The sharing of a stored record (None when the stored values are not valid).
+fn sharing_of(row: &RecordRow, audience: &[AudienceRow]) -> Option<Sharing> {
+    let tlp: Tlp = row.tlp.parse().ok()?;
+    let mut wanted = Audience {
+        all_partners: row.all_partners,
+        ..Audience::default()
+    };
+    for member in audience {
+        match member.member_kind.as_str() {
+            store::AUDIENCE_ORGANIZATION => {
+                wanted
+                    .organizations
+                    .insert(OrganizationId::parse(&member.member).ok()?);
+            }
+            store::AUDIENCE_COMMUNITY => {
+                wanted
+                    .communities
+                    .insert(CommunityId::parse(&member.member).ok()?);
+            }
+            _ => return None,
+        }
+    }
+    Sharing::new(tlp, wanted).ok()
+}
+
+/// The record as `reader` may see it: anonymous sources hidden from
+/// others, and the audience reduced to the entries naming the reader.
+fn present(row: RecordRow, reader: &Reader) -> Result<RecordView, RecordError> {
+    let mut content: RecordContent = serde_json::from_str(&row.body)
+        .map_err(|e| StorageError::Corrupt(format!("record {}: {e}", row.id)))?;
+    let source =
+        OrganizationId::parse(&row.source_org).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+    let anonymous = content.attribution == Attribution::Anonymous;
+    if !can_see_source(reader, &source, anonymous) {
+        content.provenance.source_organization = None;
+        content.provenance.submitted_by = None;
+    }
+    if reader.organization != source {
+        let own = reader.organization.as_str();
+        content.audience.organizations.retain(|o| o == own);
+        content
+            .audience
+            .communities
+            .retain(|c| reader.communities.iter().any(|m| m.as_str() == c));
+    }
+    Ok(RecordView {
+        content,
+        content_hash: row.content_hash,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+/// One record, if `reader` may see it; otherwise [`RecordError::NotFound`],
+/// exactly as for a record that does not exist.
+pub fn get(conn: &mut DbConnection, reader: &Reader, id: &str) -> Result<RecordView, RecordError> {
+    let (row, audience) = store::find(conn, id)?.ok_or(RecordError::NotFound)?;
+    let source =
+        OrganizationId::parse(&row.source_org).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+    let sharing = sharing_of(&row, &audience)
+        .ok_or_else(|| StorageError::Corrupt(format!("record {id}: invalid sharing")))?;
+    if !can_read(reader, &source, &sharing) {
+        return Err(RecordError::NotFound);
+    }
+    present(row, reader)
+}
+
+/// A page of the records `reader` may see that match `filter`.
+pub fn list(
+    conn: &mut DbConnection,
+    reader: &Reader,
+    filter: &RecordFilter,
+    limit: i64,
+) -> Result<RecordPage, RecordError> {
+    let limit = limit.clamp(1, MAX_PAGE);
+    let mut rows = store::list(conn, reader, filter, limit + 1)?;
+    let next = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| r.id.clone())
+    } else {
+        None
+    };
+    let items = rows
+        .into_iter()
+        .map(|row| present(row, reader))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(RecordPage { items, next })
+}

@@ -1,0 +1,246 @@
+//! Intelligence records: current state, audience and revisions.
+//!
+//! [`visible_to`] is the SQL form of `crate::access::can_read`; every
+//! query that returns records to a caller filters with it.
+use super::schema::{record_audience, record_revisions, records};
+use super::{DbConnection, StorageResult};
+use crate::access::Reader;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+pub const AUDIENCE_ORGANIZATION: &str = "organization";
+pub const AUDIENCE_COMMUNITY: &str = "community";
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = records)]
+pub struct RecordRow {
+    pub id: String,
+    pub kind: String,
+    pub source_org: String,
+    pub revision: i32,
+    pub tlp: String,
+    pub all_partners: bool,
+    pub attribution: String,
+    pub revoked: bool,
+    pub chain: Option<String>,
+    /// The address's first link key (`evm:<hex>`, `bch:<cashaddr>`, `btc:<canonical>`, …).
+    pub link_key: Option<String>,
+    /// Lower-cased names and aliases, for text search.
+    pub search_text: String,
+    /// `|cat1|cat2|`, for category filters.
+    pub categories: String,
+    /// The current revision's content, canonical JSON.
+    pub body: String,
+    pub content_hash: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = record_audience)]
+pub struct AudienceRow {
+    pub record_id: String,
+    pub member_kind: String,
+    pub member: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = record_revisions)]
+pub struct RevisionRow {
+    pub record_id: String,
+    pub revision: i32,
+    pub body: String,
+    pub content_hash: String,
+    pub received_at: NaiveDateTime,
+}
+
+/// A record to store: its row, its audience and its first revision.
+pub struct NewRecordRows {
+    pub record: RecordRow,
+    pub audience: Vec<AudienceRow>,
+    pub revision: RevisionRow,
+}
+
+/// Runs the same multi-row statement on whichever backend `conn` is
+/// (diesel's MultiConnection does not offer batch inserts itself).
+macro_rules! on_backend {
+    ($conn:expr, $inner:ident => $body:expr) => {
+        match $conn {
+            DbConnection::Sqlite($inner) => $body,
+            DbConnection::Postgres($inner) => $body,
+        }
+    };
+}
+
+/// Rows per multi-row INSERT: below SQLite's and PostgreSQL's bind-parameter limits.
+const INSERT_CHUNK: usize = 1000;
+
+/// Inserts every record, or none (call inside a transaction).
+pub fn insert_all(conn: &mut DbConnection, new: &[NewRecordRows]) -> StorageResult<()> {
+    let rows: Vec<&RecordRow> = new.iter().map(|n| &n.record).collect();
+    let audience: Vec<&AudienceRow> = new.iter().flat_map(|n| n.audience.iter()).collect();
+    let revisions: Vec<&RevisionRow> = new.iter().map(|n| &n.revision).collect();
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        let chunk: Vec<RecordRow> = chunk.iter().map(|r| (*r).clone()).collect();
+        on_backend!(conn, c => diesel::insert_into(records::table).values(&chunk).execute(c))?;
+    }
+    for chunk in audience.chunks(INSERT_CHUNK) {
+        let chunk: Vec<AudienceRow> = chunk.iter().map(|r| (*r).clone()).collect();
+        on_backend!(conn, c => diesel::insert_into(record_audience::table).values(&chunk).execute(c))?;
+    }
+    for chunk in revisions.chunks(INSERT_CHUNK) {
+        let chunk: Vec<RevisionRow> = chunk.iter().map(|r| (*r).clone()).collect();
+        on_backend!(conn, c => diesel::insert_into(record_revisions::table).values(&chunk).execute(c))?;
+    }
+    Ok(())
+}
+
+type BoxedRecords<'a> = records::BoxedQuery<'a, crate::storage::DbConnectionBackend>;
+
+/// The sharing rule as a filter (must agree with `access::can_read`):
+/// own records, CLEAR, GREEN for all partners, or an audience entry naming
+/// the reader's organization or one of its communities. Writes only store
+/// community entries for GREEN/AMBER and organization entries for
+/// AMBER/AMBER+STRICT/RED, so the audience test needs no TLP condition.
+fn visible_to<'a>(query: BoxedRecords<'a>, reader: &Reader) -> BoxedRecords<'a> {
+    let org = reader.organization.to_string();
+    let communities: Vec<String> = reader.communities.iter().map(|c| c.to_string()).collect();
+    let named = record_audience::table
+        .filter(
+            record_audience::member_kind
+                .eq(AUDIENCE_ORGANIZATION)
+                .and(record_audience::member.eq(org.clone()))
+                .or(record_audience::member_kind
+                    .eq(AUDIENCE_COMMUNITY)
+                    .and(record_audience::member.eq_any(communities))),
+        )
+        .select(record_audience::record_id);
+    query.filter(
+        records::source_org
+            .eq(org)
+            .or(records::tlp.eq("clear"))
+            .or(records::tlp.eq("green").and(records::all_partners.eq(true)))
+            .or(records::id.eq_any(named)),
+    )
+}
+
+pub fn find(
+    conn: &mut DbConnection,
+    id: &str,
+) -> StorageResult<Option<(RecordRow, Vec<AudienceRow>)>> {
+    let Some(row) = records::table
+        .find(id)
+        .select(RecordRow::as_select())
+        .first(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let audience = record_audience::table
+        .filter(record_audience::record_id.eq(id))
+        .select(AudienceRow::as_select())
+        .load(conn)?;
+    Ok(Some((row, audience)))
+}
+
+/// Filters of a record listing (all optional, combined with AND).
+#[derive(Debug, Clone, Default)]
+pub struct RecordFilter {
+    pub kind: Option<String>,
+    pub chain: Option<String>,
+    /// Any of these link keys (an address typed in any of its forms).
+    pub link_keys: Option<Vec<String>>,
+    pub category: Option<String>,
+    /// Source organization; anonymous records only match for their own source.
+    pub source: Option<String>,
+    pub tlp: Option<String>,
+    pub updated_since: Option<NaiveDateTime>,
+    /// Lower-case text searched in names and aliases.
+    pub text: Option<String>,
+    pub include_revoked: bool,
+    /// Only ids after this one (the cursor).
+    pub after: Option<String>,
+}
+
+/// Records `reader` may see, matching `filter`, by id (time-ordered UUIDv7), at most `limit`.
+pub fn list(
+    conn: &mut DbConnection,
+    reader: &Reader,
+    filter: &RecordFilter,
+    limit: i64,
+) -> StorageResult<Vec<RecordRow>> {
+    let mut query = visible_to(records::table.into_boxed(), reader);
+    if let Some(kind) = &filter.kind {
+        query = query.filter(records::kind.eq(kind.clone()));
+    }
+    if let Some(chain) = &filter.chain {
+        query = query.filter(records::chain.eq(chain.clone()));
+    }
+    if let Some(keys) = &filter.link_keys {
+        query = query.filter(records::link_key.eq_any(keys.clone()));
+    }
+    if let Some(category) = &filter.category {
+        query = query.filter(records::categories.like(format!("%|{category}|%")));
+    }
+    if let Some(source) = &filter.source {
+        let own = source == reader.organization.as_str();
+        query = query.filter(records::source_org.eq(source.clone()));
+        if !own {
+            query = query.filter(records::attribution.eq("named"));
+        }
+    }
+    if let Some(tlp) = &filter.tlp {
+        query = query.filter(records::tlp.eq(tlp.clone()));
+    }
+    if let Some(since) = filter.updated_since {
+        query = query.filter(records::updated_at.ge(since));
+    }
+    if let Some(text) = &filter.text {
+        let escaped = text
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        query = query.filter(
+            records::search_text
+                .like(format!("%{escaped}%"))
+                .escape('\\'),
+        );
+    }
+    if !filter.include_revoked {
+        query = query.filter(records::revoked.eq(false));
+    }
+    if let Some(after) = &filter.after {
+        query = query.filter(records::id.gt(after.clone()));
+    }
+    Ok(query
+        .order(records::id)
+        .limit(limit)
+        .select(RecordRow::as_select())
+        .load(conn)?)
+}
+
+/// Ids of existing records among `ids` (for relationship endpoints).
+pub fn existing(
+    conn: &mut DbConnection,
+    ids: &[String],
+) -> StorageResult<Vec<(RecordRow, Vec<AudienceRow>)>> {
+    let rows = records::table
+        .filter(records::id.eq_any(ids))
+        .select(RecordRow::as_select())
+        .load(conn)?;
+    let audience = record_audience::table
+        .filter(record_audience::record_id.eq_any(ids))
+        .select(AudienceRow::as_select())
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let members = audience
+                .iter()
+                .filter(|a| a.record_id == row.id)
+                .cloned()
+                .collect();
+            (row, members)
+        })
+        .collect())
+}
