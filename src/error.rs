@@ -76,6 +76,8 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("conflict: {0}")]
     Conflict(String),
+    #[error("only the source organization can change this record")]
+    NotSource,
     #[error(transparent)]
     Auth(#[from] AuthError),
     /// RFC 6749 token endpoint errors: (status, OAuth error code, description).
@@ -129,6 +131,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
             ApiError::Validation(_) => "validation-failed",
             ApiError::Conflict(_) => "conflict",
+            ApiError::NotSource => "not-record-source",
             ApiError::Auth(auth) => auth.slug(),
             ApiError::OAuth(_, code, _) => match *code {
                 "invalid_client" => "oauth-invalid-client",
@@ -152,6 +155,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "Unsupported media type",
             ApiError::Validation(_) => "Validation failed",
             ApiError::Conflict(_) => "Conflict",
+            ApiError::NotSource => "Not the record's source",
             ApiError::Auth(auth) => auth.title(),
             ApiError::OAuth(..) => "Token request refused",
             ApiError::Unavailable(_) => "Service unavailable",
@@ -165,6 +169,9 @@ impl ApiError {
                 Some("no resource at this path, or it is not visible to you".into())
             }
             ApiError::MethodNotAllowed => None,
+            ApiError::NotSource => Some(
+                "only the source organization can change this record; share your own record instead".into(),
+            ),
             ApiError::BadRequest(d) | ApiError::InvalidJson(d) | ApiError::Conflict(d) => {
                 Some(d.clone())
             }
@@ -208,6 +215,7 @@ impl ResponseError for ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::NotSource => StatusCode::FORBIDDEN,
             ApiError::Auth(auth) => auth.status(),
             ApiError::OAuth(status, ..) => *status,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

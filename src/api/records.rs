@@ -4,10 +4,10 @@ use crate::auth::Caller;
 use crate::domain::chains::{asset_chains, Chain, ChainAddress};
 use crate::domain::{Category, RecordKind, Scope, Tlp};
 use crate::error::{ApiError, FieldError, Problem};
-use crate::records::{self, RecordError, RecordInput, RecordPage, RecordView};
+use crate::records::{self, RecordError, RecordInput, RecordPage, RecordView, RevisionView};
 use crate::storage::records::RecordFilter;
 use crate::storage::Database;
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, post, put, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -15,7 +15,10 @@ use utoipa::{IntoParams, ToSchema};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(create_records)
         .service(list_records)
-        .service(get_record);
+        .service(get_record)
+        .service(update_record)
+        .service(revoke_record)
+        .service(list_revisions);
 }
 
 impl From<RecordError> for ApiError {
@@ -23,6 +26,7 @@ impl From<RecordError> for ApiError {
         match error {
             RecordError::Validation(errors) => ApiError::Validation(errors),
             RecordError::NotFound => ApiError::NotFound,
+            RecordError::NotSource => ApiError::NotSource,
             RecordError::Storage(storage) => storage.into(),
         }
     }
@@ -227,4 +231,76 @@ async fn list_records(
         })
         .await?;
     Ok(web::Json(page))
+}
+
+/// Update a record (a new revision).
+///
+/// Only the source organization may change a record; the body is a full
+/// record of the same kind. Older revisions stay readable to whoever could
+/// read them. Wider sharing is done this way too.
+#[utoipa::path(put, path = "/v1/records/{id}", tag = "records", operation_id = "update_record",
+    request_body = RecordInput,
+    responses((status = 200, body = RecordView),
+        (status = 403, description = "Not the record's source", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Changed concurrently", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("mutual_tls" = [], "bearer" = ["indicators:write"])))]
+#[put("/records/{id}")]
+async fn update_record(
+    caller: Caller,
+    db: web::Data<Database>,
+    id: web::Path<String>,
+    body: web::Json<serde_json::Value>,
+) -> Result<web::Json<RecordView>, ApiError> {
+    caller.require(Scope::IndicatorsWrite)?;
+    let (id, body) = (id.into_inner(), body.into_inner());
+    let record = db
+        .run(move |conn| records::update(conn, &caller, &id, body))
+        .await?;
+    Ok(web::Json(record))
+}
+
+/// Revoke a record (a new revision marked revoked).
+#[utoipa::path(post, path = "/v1/records/{id}/revoke", tag = "records", operation_id = "revoke_record",
+    responses((status = 200, body = RecordView),
+        (status = 403, description = "Not the record's source", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("mutual_tls" = [], "bearer" = ["indicators:write"])))]
+#[post("/records/{id}/revoke")]
+async fn revoke_record(
+    caller: Caller,
+    db: web::Data<Database>,
+    id: web::Path<String>,
+) -> Result<web::Json<RecordView>, ApiError> {
+    caller.require(Scope::IndicatorsWrite)?;
+    let id = id.into_inner();
+    let record = db
+        .run(move |conn| records::revoke(conn, &caller, &id))
+        .await?;
+    Ok(web::Json(record))
+}
+
+/// List a record's revisions you may read, oldest first.
+///
+/// Each revision is shown if its own sharing lets you read it, so a record
+/// whose sharing was narrowed keeps its older revisions readable to their readers.
+#[utoipa::path(get, path = "/v1/records/{id}/revisions", tag = "records", operation_id = "list_record_revisions",
+    responses((status = 200, body = Vec<RevisionView>), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("mutual_tls" = [], "bearer" = ["indicators:read"])))]
+#[get("/records/{id}/revisions")]
+async fn list_revisions(
+    caller: Caller,
+    db: web::Data<Database>,
+    id: web::Path<String>,
+) -> Result<web::Json<Vec<RevisionView>>, ApiError> {
+    caller.require(Scope::IndicatorsRead)?;
+    let id = id.into_inner();
+    let revisions = db
+        .run(move |conn| {
+            let reader = records::reader_for(conn, &caller.organization)?;
+            records::revisions(conn, &reader, &id)
+        })
+        .await?;
+    Ok(web::Json(revisions))
 }

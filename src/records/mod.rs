@@ -5,7 +5,7 @@ mod input;
 mod view;
 
 pub use input::{AudienceInput, RecordInput};
-pub use view::{AudienceView, ProvenanceView, RecordContent, RecordPage, RecordView};
+pub use view::{AudienceView, ProvenanceView, RecordContent, RecordPage, RecordView, RevisionView};
 
 use crate::access::{can_read, can_see_source, Reader};
 use crate::auth::Caller;
@@ -31,6 +31,9 @@ pub enum RecordError {
     Validation(Vec<FieldError>),
     #[error("not found")]
     NotFound,
+    /// The caller may read the record but is not its source.
+    #[error("only the source organization can change this record")]
+    NotSource,
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -313,19 +316,15 @@ fn sharing_of(row: &RecordRow, audience: &[AudienceRow]) -> Option<Sharing> {
     Sharing::new(tlp, wanted).ok()
 }
 
-/// The record as `reader` may see it: anonymous sources hidden from
+/// The content as `reader` may see it: anonymous sources hidden from
 /// others, and the audience reduced to the entries naming the reader.
-fn present(row: RecordRow, reader: &Reader) -> Result<RecordView, RecordError> {
-    let mut content: RecordContent = serde_json::from_str(&row.body)
-        .map_err(|e| StorageError::Corrupt(format!("record {}: {e}", row.id)))?;
-    let source =
-        OrganizationId::parse(&row.source_org).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+fn redact(mut content: RecordContent, source: &OrganizationId, reader: &Reader) -> RecordContent {
     let anonymous = content.attribution == Attribution::Anonymous;
-    if !can_see_source(reader, &source, anonymous) {
+    if !can_see_source(reader, source, anonymous) {
         content.provenance.source_organization = None;
         content.provenance.submitted_by = None;
     }
-    if reader.organization != source {
+    if &reader.organization != source {
         let own = reader.organization.as_str();
         content.audience.organizations.retain(|o| o == own);
         content
@@ -333,12 +332,188 @@ fn present(row: RecordRow, reader: &Reader) -> Result<RecordView, RecordError> {
             .communities
             .retain(|c| reader.communities.iter().any(|m| m.as_str() == c));
     }
+    content
+}
+
+fn parse_content(id: &str, body: &str) -> Result<RecordContent, StorageError> {
+    serde_json::from_str(body).map_err(|e| StorageError::Corrupt(format!("record {id}: {e}")))
+}
+
+fn source_of(row: &RecordRow) -> Result<OrganizationId, StorageError> {
+    OrganizationId::parse(&row.source_org).map_err(|e| StorageError::Corrupt(e.to_string()))
+}
+
+/// The sharing a stored revision was written with.
+fn content_sharing(content: &RecordContent) -> Option<Sharing> {
+    let mut audience = Audience {
+        all_partners: content.audience.all_partners,
+        ..Audience::default()
+    };
+    for org in &content.audience.organizations {
+        audience
+            .organizations
+            .insert(OrganizationId::parse(org).ok()?);
+    }
+    for community in &content.audience.communities {
+        audience
+            .communities
+            .insert(CommunityId::parse(community).ok()?);
+    }
+    Sharing::new(content.tlp, audience).ok()
+}
+
+fn present(row: RecordRow, reader: &Reader) -> Result<RecordView, RecordError> {
+    let content = parse_content(&row.id, &row.body)?;
+    let source = source_of(&row)?;
     Ok(RecordView {
-        content,
+        content: redact(content, &source, reader),
         content_hash: row.content_hash,
         created_at: row.created_at,
         updated_at: row.updated_at,
     })
+}
+
+/// The current row of a record the caller may change: it must be visible
+/// (else 404, as if missing) and the caller must be its source (else 403).
+fn owned_record(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    id: &str,
+) -> Result<RecordRow, RecordError> {
+    let reader = reader_for(conn, &caller.organization)?;
+    let (row, audience) = store::find(conn, id)?.ok_or(RecordError::NotFound)?;
+    let source = source_of(&row)?;
+    let sharing = sharing_of(&row, &audience)
+        .ok_or_else(|| StorageError::Corrupt(format!("record {id}: invalid sharing")))?;
+    if !can_read(&reader, &source, &sharing) {
+        return Err(RecordError::NotFound);
+    }
+    if source != caller.organization {
+        return Err(RecordError::NotSource);
+    }
+    Ok(row)
+}
+
+/// Stores `content` as the next revision of `current`.
+fn write_revision(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    current: &RecordRow,
+    content: RecordContent,
+) -> Result<RecordView, RecordError> {
+    let received_at = now();
+    let (body, hash) = content.canonical_json_and_hash();
+    let mut record = record_row(&content, caller, &body, &hash, received_at);
+    record.created_at = current.created_at;
+    let rows = NewRecordRows {
+        audience: audience_rows(&content),
+        revision: RevisionRow {
+            record_id: content.id.clone(),
+            revision: content.revision,
+            body,
+            content_hash: hash.clone(),
+            received_at,
+        },
+        record,
+    };
+    store::replace(conn, &rows, current.revision)?;
+    Ok(RecordView {
+        content,
+        content_hash: hash,
+        created_at: current.created_at,
+        updated_at: received_at,
+    })
+}
+
+fn without_index(errors: Vec<FieldError>) -> RecordError {
+    RecordError::Validation(
+        errors
+            .into_iter()
+            .map(|e| FieldError { index: None, ..e })
+            .collect(),
+    )
+}
+
+/// Replaces a record's content with a new revision (source organization
+/// only). The kind cannot change; older revisions stay readable.
+pub fn update(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    id: &str,
+    input: serde_json::Value,
+) -> Result<RecordView, RecordError> {
+    let input: RecordInput = serde_json::from_value(input)
+        .map_err(|e| RecordError::Validation(vec![FieldError::new("body", e.to_string())]))?;
+    let parsed = input.parse(0).map_err(without_index)?;
+    conn.transaction(|conn| {
+        let current = owned_record(conn, caller, id)?;
+        if parsed.body.kind().as_str() != current.kind {
+            return Err(RecordError::Validation(vec![FieldError::new(
+                "kind",
+                format!("a {} record stays a {}", current.kind, current.kind),
+            )]));
+        }
+        let reader = reader_for(conn, &caller.organization)?;
+        let checked = [(0, parsed)];
+        check_references(conn, &reader, &checked).map_err(|e| match e {
+            RecordError::Validation(errors) => without_index(errors),
+            other => other,
+        })?;
+        let [(_, parsed)] = checked;
+        let mut content = parsed.into_content(id.to_owned(), caller, now());
+        content.revision = current.revision + 1;
+        write_revision(conn, caller, &current, content)
+    })
+}
+
+/// Revokes a record: a new revision marked revoked (source organization only).
+/// Revoking a revoked record changes nothing.
+pub fn revoke(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    id: &str,
+) -> Result<RecordView, RecordError> {
+    conn.transaction(|conn| {
+        let current = owned_record(conn, caller, id)?;
+        let mut content = parse_content(id, &current.body)?;
+        if content.revoked {
+            let reader = reader_for(conn, &caller.organization)?;
+            return present(current, &reader);
+        }
+        content.revoked = true;
+        content.revision = current.revision + 1;
+        content.provenance.received_at = now().and_utc();
+        content.provenance.submitted_by = Some(caller.client_id.clone());
+        write_revision(conn, caller, &current, content)
+    })
+}
+
+/// The revisions of a record that `reader` could read under each revision's
+/// own sharing, oldest first; [`RecordError::NotFound`] when there are none.
+pub fn revisions(
+    conn: &mut DbConnection,
+    reader: &Reader,
+    id: &str,
+) -> Result<Vec<RevisionView>, RecordError> {
+    let (row, _) = store::find(conn, id)?.ok_or(RecordError::NotFound)?;
+    let source = source_of(&row)?;
+    let mut visible = Vec::new();
+    for revision in store::revisions(conn, id)? {
+        let content = parse_content(id, &revision.body)?;
+        let sharing = content_sharing(&content)
+            .ok_or_else(|| StorageError::Corrupt(format!("record {id}: invalid sharing")))?;
+        if can_read(reader, &source, &sharing) {
+            visible.push(RevisionView {
+                content: redact(content, &source, reader),
+                content_hash: revision.content_hash,
+                received_at: revision.received_at,
+            });
+        }
+    }
+    if visible.is_empty() {
+        return Err(RecordError::NotFound);
+    }
+    Ok(visible)
 }
 
 /// One record, if `reader` may see it; otherwise [`RecordError::NotFound`],

@@ -100,6 +100,17 @@ pub struct RecordView {
     pub updated_at: NaiveDateTime,
 }
 
+/// One revision of a record, as a reader may see it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RevisionView {
+    #[serde(flatten)]
+    pub content: RecordContent,
+    /// SHA-256 of this revision's canonical content.
+    pub content_hash: String,
+    /// When the hub received this revision.
+    pub received_at: NaiveDateTime,
+}
+
 /// One page of a listing.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RecordPage {

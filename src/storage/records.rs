@@ -11,8 +11,8 @@ use diesel::prelude::*;
 pub const AUDIENCE_ORGANIZATION: &str = "organization";
 pub const AUDIENCE_COMMUNITY: &str = "community";
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = records)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = records, treat_none_as_null = true)]
 pub struct RecordRow {
     pub id: String,
     pub kind: String,
@@ -243,4 +243,47 @@ pub fn existing(
             (row, members)
         })
         .collect())
+}
+
+/// Replaces a record's current state with a new revision, if its current
+/// revision is still `expected_revision` (otherwise a concurrent write won:
+/// [`StorageError::Conflict`]). Call inside a transaction.
+pub fn replace(
+    conn: &mut DbConnection,
+    new: &NewRecordRows,
+    expected_revision: i32,
+) -> StorageResult<()> {
+    let id = new.record.id.as_str();
+    let updated = diesel::update(
+        records::table
+            .find(id)
+            .filter(records::revision.eq(expected_revision)),
+    )
+    .set(&new.record)
+    .execute(conn)?;
+    if updated == 0 {
+        return Err(crate::storage::StorageError::Conflict(format!(
+            "record {id} changed concurrently; read it again and retry"
+        )));
+    }
+    diesel::delete(record_audience::table.filter(record_audience::record_id.eq(id)))
+        .execute(conn)?;
+    for member in &new.audience {
+        diesel::insert_into(record_audience::table)
+            .values(member)
+            .execute(conn)?;
+    }
+    diesel::insert_into(record_revisions::table)
+        .values(&new.revision)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Every revision of a record, oldest first.
+pub fn revisions(conn: &mut DbConnection, id: &str) -> StorageResult<Vec<RevisionRow>> {
+    Ok(record_revisions::table
+        .filter(record_revisions::record_id.eq(id))
+        .order(record_revisions::revision)
+        .select(RevisionRow::as_select())
+        .load(conn)?)
 }

@@ -457,7 +457,139 @@ async fn writing_needs_the_write_scope_and_pages_are_stable(backend: TestBackend
     assert_eq!(seen, sorted, "stable id order");
 }
 
+async fn revisions_are_kept_hashed_and_readable_by_their_readers(backend: TestBackend) {
+    let w = world(backend).await;
+    let reply = create(
+        &w.app,
+        &w.acme,
+        vec![address_record(&evm(30), "green", json!({}))],
+    )
+    .await;
+    let id = reply.body["items"][0]["id"].as_str().unwrap().to_owned();
+    let first_hash = reply.body["items"][0]["content_hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let acme = w.app.token(&w.acme).await;
+    let path = format!("/v1/records/{id}");
+
+    // Others cannot change it: 403 if they can read it, 404 if they cannot.
+    let ngo = w.app.token(&w.ngo).await;
+    let narrowed = address_record(&evm(30), "red", json!({"organizations": ["ngo"]}));
+    w.app
+        .send_json(&w.ngo, Method::PUT, &path, &ngo, narrowed.clone())
+        .await
+        .assert_problem(403, "not-record-source");
+
+    // The source narrows it to RED for the NGO: revision 2.
+    let updated = w
+        .app
+        .send_json(&w.acme, Method::PUT, &path, &acme, narrowed)
+        .await;
+    assert_eq!(updated.status, 200, "{}", updated.body);
+    assert_eq!(updated.body["revision"], 2);
+    assert_ne!(updated.body["content_hash"], first_hash.as_str());
+
+    // The exchange could read revision 1 only: the record is gone for it, its old revision is not.
+    let exchange = w.app.token(&w.exchange).await;
+    w.app
+        .get(&w.exchange, &path, Some(&exchange))
+        .await
+        .assert_problem(404, "not-found");
+    let history = w
+        .app
+        .get(&w.exchange, &format!("{path}/revisions"), Some(&exchange))
+        .await;
+    assert_eq!(history.status, 200, "{}", history.body);
+    let revisions: Vec<i64> = history
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["revision"].as_i64().unwrap())
+        .collect();
+    assert_eq!(revisions, vec![1]);
+    let history = w
+        .app
+        .get(&w.ngo, &format!("{path}/revisions"), Some(&ngo))
+        .await;
+    assert_eq!(history.body.as_array().unwrap().len(), 2);
+    w.app
+        .send_json(
+            &w.exchange,
+            Method::PUT,
+            &path,
+            &exchange,
+            address_record(&evm(30), "green", json!({})),
+        )
+        .await
+        .assert_problem(403, "insufficient-scope");
+
+    // Every revision's hash is SHA-256 over its canonical content.
+    let history = w
+        .app
+        .get(&w.acme, &format!("{path}/revisions"), Some(&acme))
+        .await;
+    for revision in history.body.as_array().unwrap() {
+        let mut content = revision.clone();
+        let object = content.as_object_mut().unwrap();
+        let hash = object.remove("content_hash").unwrap();
+        object.remove("received_at");
+        use sha2::Digest;
+        let expected = hex::encode(sha2::Sha256::digest(content.to_string().as_bytes()));
+        assert_eq!(hash, expected.as_str(), "revision {}", revision["revision"]);
+    }
+
+    // The kind cannot change.
+    let entity = json!({"kind": "entity", "name": "X", "entity_type": "market", "confidence": 5, "tlp": "green", "method": "osint"});
+    let reply = w
+        .app
+        .send_json(&w.acme, Method::PUT, &path, &acme, entity)
+        .await;
+    reply.assert_problem(422, "validation-failed");
+    assert_eq!(reply.body["errors"][0]["field"], "kind");
+
+    // Revocation is a revision too; revoked records leave default listings.
+    let revoked = w
+        .app
+        .send_json(
+            &w.acme,
+            Method::POST,
+            &format!("{path}/revoke"),
+            &acme,
+            json!(null),
+        )
+        .await;
+    assert_eq!(
+        (
+            revoked.body["revision"].as_i64(),
+            revoked.body["revoked"].as_bool()
+        ),
+        (Some(3), Some(true)),
+        "{}",
+        revoked.body
+    );
+    assert!(!visible_ids(&w.app, &w.ngo).await.contains(&id));
+    let page = w
+        .app
+        .get(&w.ngo, "/v1/records?include_revoked=true", Some(&ngo))
+        .await;
+    assert_eq!(page.body["items"][0]["revoked"], true, "{}", page.body);
+    let again = w
+        .app
+        .send_json(
+            &w.acme,
+            Method::POST,
+            &format!("{path}/revoke"),
+            &acme,
+            json!(null),
+        )
+        .await;
+    assert_eq!(again.body["revision"], 3, "revoking twice changes nothing");
+}
+
 crate::on_both_backends!(
+    revisions_are_kept_hashed_and_readable_by_their_readers,
     sharing_rules_hold_on_get_and_list,
     a_batch_with_bad_items_stores_nothing,
     addresses_are_found_however_they_are_typed,
