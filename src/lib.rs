@@ -13,6 +13,7 @@
 //! - [`pki`]: certificate authority helpers (the `pki` and `demo` commands, and tests).
 pub mod access;
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;

@@ -25,6 +25,22 @@ async fn main() -> anyhow::Result<()> {
             println!("database is up to date");
             Ok(())
         }
+        Command::Audit(tracewire::cli::AuditCommand::Verify) => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            tracewire::telemetry::init(&settings.log);
+            let db = tracewire::startup::open_database(&settings)?;
+            let mut conn = db.get()?;
+            match tracewire::audit::verify(&mut conn)? {
+                tracewire::audit::Verification::Intact { entries } => {
+                    println!("audit log intact: {entries} entries");
+                    Ok(())
+                }
+                tracewire::audit::Verification::Broken { seq, reason } => {
+                    eprintln!("audit log broken at entry {seq}: {reason}");
+                    std::process::exit(1);
+                }
+            }
+        }
         Command::Admin(admin) => {
             let settings = Settings::load(cli.config.as_deref())?;
             tracewire::telemetry::init(&settings.log);

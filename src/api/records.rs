@@ -87,12 +87,7 @@ async fn get_record(
 ) -> Result<web::Json<RecordView>, ApiError> {
     caller.require(Scope::IndicatorsRead)?;
     let id = id.into_inner();
-    let record = db
-        .run(move |conn| {
-            let reader = records::reader_for(conn, &caller.organization)?;
-            records::get(conn, &reader, &id)
-        })
-        .await?;
+    let record = db.run(move |conn| records::get(conn, &caller, &id)).await?;
     Ok(web::Json(record))
 }
 
@@ -225,10 +220,7 @@ async fn list_records(
     caller.require(Scope::IndicatorsRead)?;
     let (filter, limit) = query.into_inner().into_filter()?;
     let page = db
-        .run(move |conn| {
-            let reader = records::reader_for(conn, &caller.organization)?;
-            records::list(conn, &reader, &filter, limit)
-        })
+        .run(move |conn| records::list(conn, &caller, &filter, limit))
         .await?;
     Ok(web::Json(page))
 }
@@ -297,10 +289,7 @@ async fn list_revisions(
     caller.require(Scope::IndicatorsRead)?;
     let id = id.into_inner();
     let revisions = db
-        .run(move |conn| {
-            let reader = records::reader_for(conn, &caller.organization)?;
-            records::revisions(conn, &reader, &id)
-        })
+        .run(move |conn| records::revisions(conn, &caller, &id))
         .await?;
     Ok(web::Json(revisions))
 }

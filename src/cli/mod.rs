@@ -23,6 +23,12 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the audit log's hash chain; report the first broken link (exit status 1).
+    Verify,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the API (mutual TLS) and operations listeners. The default command.
     Serve,
@@ -38,6 +44,9 @@ pub enum Command {
     /// certificates, API clients, communities, signing keys).
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Issue certificates for real deployments: a CA, server and client
     /// certificates, revocation lists.
     #[command(subcommand)]

@@ -8,6 +8,7 @@ pub use input::{AudienceInput, RecordInput};
 pub use view::{AudienceView, ProvenanceView, RecordContent, RecordPage, RecordView, RevisionView};
 
 use crate::access::{can_read, can_see_source, Reader};
+use crate::audit::{self, AuditEvent};
 use crate::auth::Caller;
 use crate::domain::{
     Attribution, Audience, CommunityId, OrganizationId, RecordKind, Relation, Sharing, Tlp,
@@ -18,6 +19,7 @@ use crate::storage::records::{
 };
 use crate::storage::{communities, now, organizations, DbConnection, StorageError};
 use diesel::Connection;
+use serde_json::json;
 use std::collections::{BTreeSet, HashMap};
 
 /// The most items one batch may carry.
@@ -122,6 +124,17 @@ pub fn create_batch(
             });
         }
         store::insert_all(conn, &rows)?;
+        let ids = views.iter().map(|v| v.content.id.clone()).collect();
+        audit::record(
+            conn,
+            caller,
+            AuditEvent {
+                action: "records.create",
+                record_ids: ids,
+                result_count: views.len(),
+                detail: json!({}),
+            },
+        )?;
         Ok(views)
     })
 }
@@ -462,7 +475,9 @@ pub fn update(
         let [(_, parsed)] = checked;
         let mut content = parsed.into_content(id.to_owned(), caller, now());
         content.revision = current.revision + 1;
-        write_revision(conn, caller, &current, content)
+        let view = write_revision(conn, caller, &current, content)?;
+        audit_write(conn, caller, "records.update", &view)?;
+        Ok(view)
     })
 }
 
@@ -484,13 +499,15 @@ pub fn revoke(
         content.revision = current.revision + 1;
         content.provenance.received_at = now().and_utc();
         content.provenance.submitted_by = Some(caller.client_id.clone());
-        write_revision(conn, caller, &current, content)
+        let view = write_revision(conn, caller, &current, content)?;
+        audit_write(conn, caller, "records.revoke", &view)?;
+        Ok(view)
     })
 }
 
 /// The revisions of a record that `reader` could read under each revision's
 /// own sharing, oldest first; [`RecordError::NotFound`] when there are none.
-pub fn revisions(
+fn read_revisions(
     conn: &mut DbConnection,
     reader: &Reader,
     id: &str,
@@ -518,7 +535,7 @@ pub fn revisions(
 
 /// One record, if `reader` may see it; otherwise [`RecordError::NotFound`],
 /// exactly as for a record that does not exist.
-pub fn get(conn: &mut DbConnection, reader: &Reader, id: &str) -> Result<RecordView, RecordError> {
+fn read_one(conn: &mut DbConnection, reader: &Reader, id: &str) -> Result<RecordView, RecordError> {
     let (row, audience) = store::find(conn, id)?.ok_or(RecordError::NotFound)?;
     let source =
         OrganizationId::parse(&row.source_org).map_err(|e| StorageError::Corrupt(e.to_string()))?;
@@ -531,7 +548,7 @@ pub fn get(conn: &mut DbConnection, reader: &Reader, id: &str) -> Result<RecordV
 }
 
 /// A page of the records `reader` may see that match `filter`.
-pub fn list(
+fn read_page(
     conn: &mut DbConnection,
     reader: &Reader,
     filter: &RecordFilter,
@@ -550,4 +567,111 @@ pub fn list(
         .map(|row| present(row, reader))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(RecordPage { items, next })
+}
+
+fn audit_write(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    action: &'static str,
+    view: &RecordView,
+) -> Result<(), StorageError> {
+    let detail = json!({ "revision": view.content.revision });
+    audit::record(
+        conn,
+        caller,
+        AuditEvent {
+            action,
+            record_ids: vec![view.content.id.clone()],
+            result_count: 1,
+            detail,
+        },
+    )
+}
+
+/// Appends a read entry; a miss is recorded too (with no result).
+fn audit_read<T>(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    action: &'static str,
+    result: &Result<T, RecordError>,
+    ids: impl FnOnce(&T) -> Vec<String>,
+    detail: serde_json::Value,
+) -> Result<(), StorageError> {
+    let record_ids = match result {
+        Ok(value) => ids(value),
+        Err(_) => Vec::new(),
+    };
+    let result_count = record_ids.len();
+    audit::record(
+        conn,
+        caller,
+        AuditEvent {
+            action,
+            record_ids,
+            result_count,
+            detail,
+        },
+    )
+}
+
+/// One record, if the caller may see it; otherwise [`RecordError::NotFound`],
+/// exactly as for a record that does not exist. The read is audited.
+pub fn get(conn: &mut DbConnection, caller: &Caller, id: &str) -> Result<RecordView, RecordError> {
+    let reader = reader_for(conn, &caller.organization)?;
+    let result = read_one(conn, &reader, id);
+    audit_read(
+        conn,
+        caller,
+        "records.read",
+        &result,
+        |v| vec![v.content.id.clone()],
+        json!({ "requested": id }),
+    )?;
+    result
+}
+
+/// A page of the records the caller may see that match `filter`. The read is audited.
+pub fn list(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    filter: &RecordFilter,
+    limit: i64,
+) -> Result<RecordPage, RecordError> {
+    let reader = reader_for(conn, &caller.organization)?;
+    let result = read_page(conn, &reader, filter, limit);
+    let detail = json!({ "filter": format!("{filter:?}"), "limit": limit });
+    audit_read(
+        conn,
+        caller,
+        "records.list",
+        &result,
+        |page| page.items.iter().map(|v| v.content.id.clone()).collect(),
+        detail,
+    )?;
+    result
+}
+
+/// The revisions of a record the caller could read, oldest first. The read is audited.
+pub fn revisions(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    id: &str,
+) -> Result<Vec<RevisionView>, RecordError> {
+    let reader = reader_for(conn, &caller.organization)?;
+    let result = read_revisions(conn, &reader, id);
+    let detail = json!({ "requested": id });
+    audit_read(
+        conn,
+        caller,
+        "records.revisions",
+        &result,
+        |revisions| {
+            revisions
+                .iter()
+                .map(|r| format!("{}@{}", r.content.id, r.content.revision))
+                .collect()
+        },
+        detail,
+    )?;
+    result
 }

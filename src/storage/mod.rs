@@ -13,6 +13,7 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use std::time::Duration;
 
 pub mod api_clients;
+pub mod audit;
 pub mod certificates;
 pub mod communities;
 pub mod organizations;

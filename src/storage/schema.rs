@@ -101,6 +101,29 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    audit_log (seq) {
+        seq -> BigInt,
+        at -> Timestamp,
+        organization -> Text,
+        client -> Text,
+        action -> Text,
+        record_ids -> Text,
+        result_count -> BigInt,
+        detail -> Text,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    audit_head (id) {
+        id -> Integer,
+        seq -> BigInt,
+        hash -> Text,
+    }
+}
+
 diesel::joinable!(record_audience -> records (record_id));
 diesel::joinable!(record_revisions -> records (record_id));
 diesel::joinable!(org_certificates -> organizations (organization_id));
@@ -118,4 +141,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     records,
     record_audience,
     record_revisions,
+    audit_log,
+    audit_head,
 );

@@ -1,0 +1,123 @@
+//! The audit log: who read or wrote which records, when, with what result.
+//!
+//! Entries are hash-chained: each entry's hash is SHA-256 over the previous
+//! entry's hash and the entry's own canonical content, so changing,
+//! removing or reordering any past entry breaks the chain at that point.
+//! Write entries are appended in the same transaction as the write.
+use crate::auth::Caller;
+use crate::storage::audit::{self, AuditRow};
+use crate::storage::{now, DbConnection, StorageError};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+/// What happened, for one audit entry.
+pub struct AuditEvent {
+    pub action: &'static str,
+    pub record_ids: Vec<String>,
+    pub result_count: usize,
+    pub detail: serde_json::Value,
+}
+
+fn entry_hash(row: &AuditRow) -> String {
+    let content = json!({
+        "seq": row.seq,
+        "at": row.at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
+        "organization": row.organization,
+        "client": row.client,
+        "action": row.action,
+        "record_ids": row.record_ids,
+        "result_count": row.result_count,
+        "detail": row.detail,
+    });
+    let mut hasher = Sha256::new();
+    hasher.update(row.prev_hash.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(content.to_string().as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+/// Appends an entry for `caller` (inside the caller's transaction, if any).
+pub fn record(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    event: AuditEvent,
+) -> Result<(), StorageError> {
+    let at = now();
+    let record_ids = serde_json::to_string(&event.record_ids).unwrap_or_else(|_| "[]".into());
+    let detail = event.detail.to_string();
+    audit::append(conn, |seq, prev_hash| {
+        let mut row = AuditRow {
+            seq,
+            at,
+            organization: caller.organization.to_string(),
+            client: caller.client_id.clone(),
+            action: event.action.into(),
+            record_ids,
+            result_count: event.result_count as i64,
+            detail,
+            prev_hash: prev_hash.to_owned(),
+            hash: String::new(),
+        };
+        row.hash = entry_hash(&row);
+        row
+    })?;
+    Ok(())
+}
+
+/// The outcome of checking the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verification {
+    Intact {
+        entries: i64,
+    },
+    /// The first entry (by sequence number) where the chain does not hold.
+    Broken {
+        seq: i64,
+        reason: String,
+    },
+}
+
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Walks the whole chain, in pages, and reports the first broken link.
+pub fn verify(conn: &mut DbConnection) -> Result<Verification, StorageError> {
+    let mut expected_seq = 1;
+    let mut expected_prev = GENESIS.to_owned();
+    loop {
+        let page = audit::entries_after(conn, expected_seq - 1, 5_000)?;
+        if page.is_empty() {
+            break;
+        }
+        for row in page {
+            let broken = |reason: String| {
+                Ok(Verification::Broken {
+                    seq: row.seq,
+                    reason,
+                })
+            };
+            if row.seq != expected_seq {
+                return Ok(Verification::Broken {
+                    seq: expected_seq,
+                    reason: format!("entry {expected_seq} is missing"),
+                });
+            }
+            if row.prev_hash != expected_prev {
+                return broken("does not link to the previous entry's hash".into());
+            }
+            if entry_hash(&row) != row.hash {
+                return broken("content does not match its hash (entry altered)".into());
+            }
+            expected_prev = row.hash;
+            expected_seq += 1;
+        }
+    }
+    let (head_seq, head_hash) = audit::head(conn)?;
+    let last = expected_seq - 1;
+    if head_seq != last || head_hash != expected_prev {
+        return Ok(Verification::Broken {
+            seq: last + 1,
+            reason: format!("the log ends at entry {last} but the recorded tip is entry {head_seq} (entries removed from the end)"),
+        });
+    }
+    Ok(Verification::Intact { entries: last })
+}
