@@ -41,6 +41,8 @@ Errors are RFC 9457 problem documents with a stable `type` (`urn:tracewire:probl
         crate::api::records::update_record,
         crate::api::records::revoke_record,
         crate::api::records::list_revisions,
+        crate::api::records::list_relationships,
+        crate::api::records::get_attribution,
         crate::api::ops::healthz,
         crate::api::ops::readyz,
         crate::api::ops::metrics,

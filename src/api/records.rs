@@ -4,7 +4,9 @@ use crate::auth::Caller;
 use crate::domain::chains::{asset_chains, Chain, ChainAddress};
 use crate::domain::{Category, RecordKind, Scope, Tlp};
 use crate::error::{ApiError, FieldError, Problem};
-use crate::records::{self, RecordError, RecordInput, RecordPage, RecordView, RevisionView};
+use crate::records::{
+    self, AttributionPath, RecordError, RecordInput, RecordPage, RecordView, RevisionView,
+};
 use crate::storage::records::RecordFilter;
 use crate::storage::Database;
 use actix_web::{get, post, put, web, HttpResponse};
@@ -18,7 +20,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(get_record)
         .service(update_record)
         .service(revoke_record)
-        .service(list_revisions);
+        .service(list_revisions)
+        .service(list_relationships)
+        .service(get_attribution);
 }
 
 impl From<RecordError> for ApiError {
@@ -292,4 +296,46 @@ async fn list_revisions(
         .run(move |conn| records::revisions(conn, &caller, &id))
         .await?;
     Ok(web::Json(revisions))
+}
+
+/// List a record's relationships.
+///
+/// Only relationships you may see whose both ends you may see: an
+/// attribution shared more narrowly than the address stays hidden.
+#[utoipa::path(get, path = "/v1/records/{id}/relationships", tag = "records", operation_id = "list_record_relationships",
+    responses((status = 200, body = Vec<RecordView>), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("mutual_tls" = [], "bearer" = ["indicators:read"])))]
+#[get("/records/{id}/relationships")]
+async fn list_relationships(
+    caller: Caller,
+    db: web::Data<Database>,
+    id: web::Path<String>,
+) -> Result<web::Json<Vec<RecordView>>, ApiError> {
+    caller.require(Scope::IndicatorsRead)?;
+    let id = id.into_inner();
+    Ok(web::Json(
+        db.run(move |conn| records::relationships(conn, &caller, &id))
+            .await?,
+    ))
+}
+
+/// Walk from an address (or wallet) to its wallets and entities.
+///
+/// Follows `member_of` and `attributed_to` relationships, showing only the
+/// relationships and records you may see.
+#[utoipa::path(get, path = "/v1/records/{id}/attribution", tag = "records", operation_id = "get_record_attribution",
+    responses((status = 200, body = AttributionPath), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("mutual_tls" = [], "bearer" = ["indicators:read"])))]
+#[get("/records/{id}/attribution")]
+async fn get_attribution(
+    caller: Caller,
+    db: web::Data<Database>,
+    id: web::Path<String>,
+) -> Result<web::Json<AttributionPath>, ApiError> {
+    caller.require(Scope::IndicatorsRead)?;
+    let id = id.into_inner();
+    Ok(web::Json(
+        db.run(move |conn| records::attribution(conn, &caller, &id))
+            .await?,
+    ))
 }

@@ -15,7 +15,7 @@ use crate::domain::{
 };
 use crate::error::FieldError;
 use crate::storage::records::{
-    self as store, AudienceRow, NewRecordRows, RecordFilter, RecordRow, RevisionRow,
+    self as store, AudienceRow, LinkRow, NewRecordRows, RecordFilter, RecordRow, RevisionRow,
 };
 use crate::storage::{communities, now, organizations, DbConnection, StorageError};
 use diesel::Connection;
@@ -119,6 +119,7 @@ pub fn create_batch(
                     content_hash: hash,
                     received_at,
                 },
+                link: link_row(&content),
                 record: row,
                 audience,
             });
@@ -427,6 +428,7 @@ fn write_revision(
             content_hash: hash.clone(),
             received_at,
         },
+        link: link_row(&content),
         record,
     };
     store::replace(conn, &rows, current.revision)?;
@@ -672,6 +674,187 @@ pub fn revisions(
                 .collect()
         },
         detail,
+    )?;
+    result
+}
+
+fn link_row(content: &RecordContent) -> Option<LinkRow> {
+    Some(LinkRow {
+        relationship_id: content.id.clone(),
+        relation: content.relation?.as_str().to_owned(),
+        from_id: content.from.clone()?,
+        to_id: content.to.clone()?,
+    })
+}
+
+/// Visible, unrevoked records among `ids`, presented for `reader`, by id.
+fn visible_records(
+    conn: &mut DbConnection,
+    reader: &Reader,
+    ids: &[String],
+) -> Result<HashMap<String, RecordView>, RecordError> {
+    let mut visible = HashMap::new();
+    for (row, audience) in store::existing(conn, ids)? {
+        let source = source_of(&row)?;
+        let Some(sharing) = sharing_of(&row, &audience) else {
+            continue;
+        };
+        if row.revoked || !can_read(reader, &source, &sharing) {
+            continue;
+        }
+        visible.insert(row.id.clone(), present(row, reader)?);
+    }
+    Ok(visible)
+}
+
+/// The relationships touching a record, as far as `reader` may see them:
+/// a relationship shows only if the reader can see it and both its ends.
+fn read_relationships(
+    conn: &mut DbConnection,
+    reader: &Reader,
+    id: &str,
+) -> Result<Vec<RecordView>, RecordError> {
+    read_one(conn, reader, id)?;
+    let links = store::links_touching(conn, id)?;
+    let mut ids: Vec<String> = links
+        .iter()
+        .flat_map(|l| {
+            [
+                l.relationship_id.clone(),
+                l.from_id.clone(),
+                l.to_id.clone(),
+            ]
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    let visible = visible_records(conn, reader, &ids)?;
+    Ok(links
+        .iter()
+        .filter(|l| visible.contains_key(&l.from_id) && visible.contains_key(&l.to_id))
+        .filter_map(|l| visible.get(&l.relationship_id).cloned())
+        .collect())
+}
+
+/// A record reached by walking a relationship.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct LinkedRecord {
+    /// The relationship walked.
+    pub relationship: RecordView,
+    /// The record at its other end.
+    pub record: RecordView,
+}
+
+/// Where an address (or wallet) leads: the wallets it belongs to and the
+/// entities it or its wallets are attributed to, through visible links only.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct AttributionPath {
+    pub record: RecordView,
+    pub wallets: Vec<LinkedRecord>,
+    pub entities: Vec<LinkedRecord>,
+}
+
+fn outgoing(
+    conn: &mut DbConnection,
+    reader: &Reader,
+    from: &str,
+    relation: Relation,
+) -> Result<Vec<LinkedRecord>, RecordError> {
+    let links: Vec<LinkRow> = store::links_touching(conn, from)?
+        .into_iter()
+        .filter(|l| l.from_id == from && l.relation == relation.as_str())
+        .collect();
+    let ids: Vec<String> = links
+        .iter()
+        .flat_map(|l| [l.relationship_id.clone(), l.to_id.clone()])
+        .collect();
+    let visible = visible_records(conn, reader, &ids)?;
+    Ok(links
+        .iter()
+        .filter_map(|l| {
+            Some(LinkedRecord {
+                relationship: visible.get(&l.relationship_id)?.clone(),
+                record: visible.get(&l.to_id)?.clone(),
+            })
+        })
+        .collect())
+}
+
+fn read_attribution(
+    conn: &mut DbConnection,
+    reader: &Reader,
+    id: &str,
+) -> Result<AttributionPath, RecordError> {
+    let record = read_one(conn, reader, id)?;
+    let mut wallets = Vec::new();
+    let mut entities = Vec::new();
+    match record.content.kind {
+        RecordKind::Address => {
+            wallets = outgoing(conn, reader, id, Relation::MemberOf)?;
+            entities = outgoing(conn, reader, id, Relation::AttributedTo)?;
+            for wallet in &wallets {
+                entities.extend(outgoing(
+                    conn,
+                    reader,
+                    &wallet.record.content.id,
+                    Relation::AttributedTo,
+                )?);
+            }
+        }
+        RecordKind::Wallet => entities = outgoing(conn, reader, id, Relation::AttributedTo)?,
+        RecordKind::Entity | RecordKind::Relationship => {}
+    }
+    Ok(AttributionPath {
+        record,
+        wallets,
+        entities,
+    })
+}
+
+/// The relationships of a record the caller may see (both ends visible). Audited.
+pub fn relationships(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    id: &str,
+) -> Result<Vec<RecordView>, RecordError> {
+    let reader = reader_for(conn, &caller.organization)?;
+    let result = read_relationships(conn, &reader, id);
+    let ids = |list: &Vec<RecordView>| list.iter().map(|r| r.content.id.clone()).collect();
+    audit_read(
+        conn,
+        caller,
+        "records.relationships",
+        &result,
+        ids,
+        json!({ "requested": id }),
+    )?;
+    result
+}
+
+/// Walks from an address or wallet to its wallets and entities, through
+/// what the caller may see. Audited.
+pub fn attribution(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    id: &str,
+) -> Result<AttributionPath, RecordError> {
+    let reader = reader_for(conn, &caller.organization)?;
+    let result = read_attribution(conn, &reader, id);
+    let ids = |a: &AttributionPath| {
+        let mut ids = vec![a.record.content.id.clone()];
+        for linked in a.wallets.iter().chain(&a.entities) {
+            ids.push(linked.relationship.content.id.clone());
+            ids.push(linked.record.content.id.clone());
+        }
+        ids
+    };
+    audit_read(
+        conn,
+        caller,
+        "records.attribution",
+        &result,
+        ids,
+        json!({ "requested": id }),
     )?;
     result
 }

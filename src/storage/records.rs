@@ -2,7 +2,7 @@
 //!
 //! [`visible_to`] is the SQL form of `crate::access::can_read`; every
 //! query that returns records to a caller filters with it.
-use super::schema::{record_audience, record_revisions, records};
+use super::schema::{record_audience, record_links, record_revisions, records};
 use super::{DbConnection, StorageResult};
 use crate::access::Reader;
 use chrono::NaiveDateTime;
@@ -54,11 +54,23 @@ pub struct RevisionRow {
     pub received_at: NaiveDateTime,
 }
 
-/// A record to store: its row, its audience and its first revision.
+/// The ends of a relationship record.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = record_links)]
+pub struct LinkRow {
+    pub relationship_id: String,
+    pub relation: String,
+    pub from_id: String,
+    pub to_id: String,
+}
+
+/// A record to store: its row, its audience, its revision and, for a
+/// relationship, its ends.
 pub struct NewRecordRows {
     pub record: RecordRow,
     pub audience: Vec<AudienceRow>,
     pub revision: RevisionRow,
+    pub link: Option<LinkRow>,
 }
 
 /// Runs the same multi-row statement on whichever backend `conn` is
@@ -91,6 +103,10 @@ pub fn insert_all(conn: &mut DbConnection, new: &[NewRecordRows]) -> StorageResu
     for chunk in revisions.chunks(INSERT_CHUNK) {
         let chunk: Vec<RevisionRow> = chunk.iter().map(|r| (*r).clone()).collect();
         on_backend!(conn, c => diesel::insert_into(record_revisions::table).values(&chunk).execute(c))?;
+    }
+    let links: Vec<LinkRow> = new.iter().filter_map(|n| n.link.clone()).collect();
+    for chunk in links.chunks(INSERT_CHUNK) {
+        on_backend!(conn, c => diesel::insert_into(record_links::table).values(chunk).execute(c))?;
     }
     Ok(())
 }
@@ -276,6 +292,12 @@ pub fn replace(
     diesel::insert_into(record_revisions::table)
         .values(&new.revision)
         .execute(conn)?;
+    if let Some(link) = &new.link {
+        diesel::delete(record_links::table.find(&link.relationship_id)).execute(conn)?;
+        diesel::insert_into(record_links::table)
+            .values(link)
+            .execute(conn)?;
+    }
     Ok(())
 }
 
@@ -285,5 +307,18 @@ pub fn revisions(conn: &mut DbConnection, id: &str) -> StorageResult<Vec<Revisio
         .filter(record_revisions::record_id.eq(id))
         .order(record_revisions::revision)
         .select(RevisionRow::as_select())
+        .load(conn)?)
+}
+
+/// The relationships with `record_id` at either end.
+pub fn links_touching(conn: &mut DbConnection, record_id: &str) -> StorageResult<Vec<LinkRow>> {
+    Ok(record_links::table
+        .filter(
+            record_links::from_id
+                .eq(record_id)
+                .or(record_links::to_id.eq(record_id)),
+        )
+        .order(record_links::relationship_id)
+        .select(LinkRow::as_select())
         .load(conn)?)
 }

@@ -102,6 +102,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    record_links (relationship_id) {
+        relationship_id -> Text,
+        relation -> Text,
+        from_id -> Text,
+        to_id -> Text,
+    }
+}
+
+diesel::table! {
     audit_log (seq) {
         seq -> BigInt,
         at -> Timestamp,
@@ -141,6 +150,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     records,
     record_audience,
     record_revisions,
+    record_links,
     audit_log,
     audit_head,
 );

@@ -370,6 +370,101 @@ async fn relationships_link_visible_records_of_fitting_kinds(backend: TestBacken
     .await;
     assert_eq!(reply.status, 201, "{}", reply.body);
 
+    let links: Vec<String> = reply.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+
+    // The NGO (shown the AMBER links) walks address -> wallet -> entity.
+    let ngo = w.app.token(&w.ngo).await;
+    let walk = w
+        .app
+        .get(
+            &w.ngo,
+            &format!("/v1/records/{}/attribution", ids[0]),
+            Some(&ngo),
+        )
+        .await;
+    assert_eq!(walk.status, 200, "{}", walk.body);
+    assert_eq!(walk.body["wallets"][0]["record"]["id"], ids[1].as_str());
+    assert_eq!(
+        walk.body["wallets"][0]["relationship"]["id"],
+        links[0].as_str()
+    );
+    assert_eq!(walk.body["entities"][0]["record"]["name"], "Network X");
+    let related = w
+        .app
+        .get(
+            &w.ngo,
+            &format!("/v1/records/{}/relationships", ids[1]),
+            Some(&ngo),
+        )
+        .await;
+    assert_eq!(
+        related.body.as_array().unwrap().len(),
+        2,
+        "{}",
+        related.body
+    );
+
+    // The exchange sees the GREEN address and wallet, but not the AMBER links between them.
+    let exchange = w.app.token(&w.exchange).await;
+    let walk = w
+        .app
+        .get(
+            &w.exchange,
+            &format!("/v1/records/{}/attribution", ids[0]),
+            Some(&exchange),
+        )
+        .await;
+    assert_eq!(walk.status, 200, "{}", walk.body);
+    assert_eq!(
+        (walk.body["wallets"].clone(), walk.body["entities"].clone()),
+        (json!([]), json!([]))
+    );
+    let related = w
+        .app
+        .get(
+            &w.exchange,
+            &format!("/v1/records/{}/relationships", ids[1]),
+            Some(&exchange),
+        )
+        .await;
+    assert_eq!(related.body, json!([]));
+    w.app
+        .get(
+            &w.exchange,
+            &format!("/v1/records/{}/attribution", ids[2]),
+            Some(&exchange),
+        )
+        .await
+        .assert_problem(404, "not-found");
+
+    // A revoked link is no longer walked.
+    let acme = w.app.token(&w.acme).await;
+    let revoked = w
+        .app
+        .send_json(
+            &w.acme,
+            Method::POST,
+            &format!("/v1/records/{}/revoke", links[0]),
+            &acme,
+            json!(null),
+        )
+        .await;
+    assert_eq!(revoked.status, 200);
+    let walk = w
+        .app
+        .get(
+            &w.ngo,
+            &format!("/v1/records/{}/attribution", ids[0]),
+            Some(&ngo),
+        )
+        .await;
+    assert_eq!(walk.body["wallets"], json!([]), "{}", walk.body);
+
     // Wrong kinds are refused, by index and end.
     let reply = create(&w.app, &w.acme, vec![link("member_of", &ids[2], &ids[1])]).await;
     reply.assert_problem(422, "validation-failed");
