@@ -50,8 +50,11 @@ impl Application {
                 startup_settings.auth.token_ttl_secs,
                 startup_settings.auth.leeway_secs,
             );
-            let keys =
-                HubKeyStore::load(db.clone(), &startup_settings.auth.signing_algorithm, keep)?;
+            let keys = HubKeyStore::load(
+                &mut *db.get()?,
+                &startup_settings.auth.signing_algorithm,
+                keep,
+            )?;
             Ok((db, keys))
         })
         .await
@@ -124,14 +127,14 @@ impl Application {
             // Pick up keys rotated by other servers of the deployment.
             tokio::spawn({
                 let keys = hub_keys.clone();
+                let db = db.clone();
                 async move {
                     let mut tick = tokio::time::interval(crate::auth::keys::RELOAD_INTERVAL);
                     loop {
                         tick.tick().await;
                         let keys = keys.clone();
-                        if let Ok(Err(error)) =
-                            tokio::task::spawn_blocking(move || keys.reload()).await
-                        {
+                        let reload = db.run(move |conn| keys.reload(conn));
+                        if let Err(error) = reload.await {
                             tracing::warn!(%error, "cannot reload signing keys");
                         }
                     }

@@ -6,7 +6,7 @@ use crate::domain::{
     parse_display_name, ClientId, CommunityId, OrganizationId, OrganizationType, Scope, Scopes,
 };
 use crate::error::{ApiError, FieldErrors, Problem};
-use crate::partners::{self, AdminError};
+use crate::partners;
 use crate::storage::api_clients::ApiClient;
 use crate::storage::certificates::RegisteredCertificate;
 use crate::storage::communities::Community;
@@ -591,15 +591,10 @@ async fn rotate_key(
     let key = db
         .run(move |conn| -> Result<_, StorageError> {
             let key = keys::rotate(conn, &algorithm)?;
-            auth_for_reload.hub_keys().reload()?;
+            auth_for_reload.hub_keys().reload(conn)?;
             Ok(key)
         })
         .await?;
     tracing::info!(kid = %key.kid, by = %caller.client_id, "signing key rotated");
     Ok(web::Json(key_views(vec![key]).remove(0)))
-}
-
-#[allow(dead_code)]
-fn _assert_admin_error_maps(e: AdminError) -> ApiError {
-    e.into()
 }

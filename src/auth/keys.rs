@@ -1,7 +1,7 @@
 //! Signing keys: the hub's own (generated, stored in the database, rotated
 //! without downtime) and the verification key sets built from JWKS.
 use crate::storage::signing_keys::{self, SigningKeyRow};
-use crate::storage::{now, Database, DbConnection, StorageResult};
+use crate::storage::{now, DbConnection, StorageResult};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
@@ -163,7 +163,6 @@ struct HubKeys {
 /// The hub's keys, cached from the database and refreshed periodically and
 /// whenever a token names a `kid` not seen yet (another server rotated).
 pub struct HubKeyStore {
-    db: Database,
     algorithm: String,
     /// Retired keys stay published this long (the longest token lifetime plus leeway).
     keep_retired: chrono::TimeDelta,
@@ -186,16 +185,13 @@ pub fn retired_key_lifetime(token_ttl_secs: u64, leeway_secs: u64) -> chrono::Ti
 impl HubKeyStore {
     /// Loads the keys, creating the first one when the database has none.
     pub fn load(
-        db: Database,
+        conn: &mut DbConnection,
         algorithm: &str,
         keep_retired: chrono::TimeDelta,
     ) -> StorageResult<HubKeyStore> {
-        let mut conn = db.get()?;
-        ensure_active_key(&mut conn, algorithm)?;
-        let keys = read_keys(&mut conn, keep_retired)?;
-        drop(conn);
+        ensure_active_key(conn, algorithm)?;
+        let keys = read_keys(conn, keep_retired)?;
         Ok(HubKeyStore {
-            db,
             algorithm: algorithm.into(),
             keep_retired,
             state: RwLock::new(Arc::new(keys)),
@@ -230,10 +226,11 @@ impl HubKeyStore {
         signing_keys::list_usable(conn, now() - self.keep_retired)
     }
 
-    /// Re-reads the keys from the database (blocking; call off the async workers).
-    pub fn reload(&self) -> StorageResult<()> {
-        let mut conn = self.db.get()?;
-        let keys = read_keys(&mut conn, self.keep_retired)?;
+    /// Re-reads the keys on the caller's connection (blocking; call off the
+    /// async workers). Taking no connection of its own, it cannot wait on a
+    /// pool its caller already holds a connection of.
+    pub fn reload(&self, conn: &mut DbConnection) -> StorageResult<()> {
+        let keys = read_keys(conn, self.keep_retired)?;
         if let Ok(mut state) = self.state.write() {
             *state = Arc::new(keys);
         }
@@ -241,11 +238,11 @@ impl HubKeyStore {
     }
 
     /// Reloads unless that was done very recently (protects against floods of unknown `kid`s).
-    pub fn reload_if_stale(&self) -> StorageResult<bool> {
+    pub fn reload_if_stale(&self, conn: &mut DbConnection) -> StorageResult<bool> {
         if self.current().loaded_at.elapsed() < MIN_RELOAD_INTERVAL {
             return Ok(false);
         }
-        self.reload().map(|_| true)
+        self.reload(conn).map(|_| true)
     }
 }
 

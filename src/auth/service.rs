@@ -276,7 +276,7 @@ impl AuthService {
             None => {
                 // Another server may have rotated: look again, at most every few seconds.
                 let keys = self.hub_keys.clone();
-                self.db.run(move |_| keys.reload_if_stale()).await?;
+                self.db.run(move |conn| keys.reload_if_stale(conn)).await?;
                 self.hub_keys
                     .verification_key(&unverified.kid)
                     .ok_or(AuthError::UnknownKey)?
