@@ -124,7 +124,7 @@ pub fn create_batch(
                 audience,
             });
         }
-        store::insert_all(conn, &rows)?;
+        store::insert_all(conn, rows)?;
         let ids = views.iter().map(|v| v.content.id.clone()).collect();
         audit::record(
             conn,

@@ -88,23 +88,26 @@ macro_rules! on_backend {
 const INSERT_CHUNK: usize = 1000;
 
 /// Inserts every record, or none (call inside a transaction).
-pub fn insert_all(conn: &mut DbConnection, new: &[NewRecordRows]) -> StorageResult<()> {
-    let rows: Vec<&RecordRow> = new.iter().map(|n| &n.record).collect();
-    let audience: Vec<&AudienceRow> = new.iter().flat_map(|n| n.audience.iter()).collect();
-    let revisions: Vec<&RevisionRow> = new.iter().map(|n| &n.revision).collect();
+pub fn insert_all(conn: &mut DbConnection, new: Vec<NewRecordRows>) -> StorageResult<()> {
+    let mut rows = Vec::with_capacity(new.len());
+    let mut audience = Vec::new();
+    let mut revisions = Vec::with_capacity(new.len());
+    let mut links = Vec::new();
+    for record in new {
+        rows.push(record.record);
+        audience.extend(record.audience);
+        revisions.push(record.revision);
+        links.extend(record.link);
+    }
     for chunk in rows.chunks(INSERT_CHUNK) {
-        let chunk: Vec<RecordRow> = chunk.iter().map(|r| (*r).clone()).collect();
-        on_backend!(conn, c => diesel::insert_into(records::table).values(&chunk).execute(c))?;
+        on_backend!(conn, c => diesel::insert_into(records::table).values(chunk).execute(c))?;
     }
     for chunk in audience.chunks(INSERT_CHUNK) {
-        let chunk: Vec<AudienceRow> = chunk.iter().map(|r| (*r).clone()).collect();
-        on_backend!(conn, c => diesel::insert_into(record_audience::table).values(&chunk).execute(c))?;
+        on_backend!(conn, c => diesel::insert_into(record_audience::table).values(chunk).execute(c))?;
     }
     for chunk in revisions.chunks(INSERT_CHUNK) {
-        let chunk: Vec<RevisionRow> = chunk.iter().map(|r| (*r).clone()).collect();
-        on_backend!(conn, c => diesel::insert_into(record_revisions::table).values(&chunk).execute(c))?;
+        on_backend!(conn, c => diesel::insert_into(record_revisions::table).values(chunk).execute(c))?;
     }
-    let links: Vec<LinkRow> = new.iter().filter_map(|n| n.link.clone()).collect();
     for chunk in links.chunks(INSERT_CHUNK) {
         on_backend!(conn, c => diesel::insert_into(record_links::table).values(chunk).execute(c))?;
     }
