@@ -81,6 +81,20 @@ pub(crate) struct Parsed {
     pub(crate) link_key: String,
 }
 
+impl Parsed {
+    /// An address found under its own chain and canonical form (`<chain>:<canonical>`),
+    /// with nothing extra: what most formats produce.
+    pub(crate) fn plain(chain: Chain, canonical: String, kind: AddressKind) -> Parsed {
+        let link_key = format!("{}:{canonical}", chain.id());
+        Parsed {
+            canonical,
+            kind,
+            extra: None,
+            link_key,
+        }
+    }
+}
+
 impl ChainAddress {
     /// Parses `input` as an address on `chain`.
     ///

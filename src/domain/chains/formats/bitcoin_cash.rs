@@ -29,13 +29,7 @@ pub(crate) fn parse(chain: Chain, input: &str) -> Result<Parsed, AddressError> {
         (kind, payload.get(1..).unwrap_or_default().to_vec())
     };
     let canonical = encode(kind, &hash);
-    let link_key = format!("{}:{canonical}", chain.id());
-    Ok(Parsed {
-        canonical,
-        kind,
-        extra: None,
-        link_key,
-    })
+    Ok(Parsed::plain(chain, canonical, kind))
 }
 
 /// Cashaddr strings have a `:` prefix separator or start with the type

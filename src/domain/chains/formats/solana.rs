@@ -1,6 +1,7 @@
 //! Solana: a 32-byte ed25519 public key in plain base58 (case-sensitive).
 
 use crate::domain::chains::address::{AddressError, AddressKind, Parsed};
+use crate::domain::chains::chain::Chain;
 use crate::domain::chains::encoding::base58;
 
 const KEY_LEN: usize = 32;
@@ -16,11 +17,9 @@ pub(crate) fn parse(input: &str) -> Result<Parsed, AddressError> {
     }
     // Base58 of a fixed-length key is one-to-one, so this equals the input.
     let canonical = base58::encode(&key, bs58::Alphabet::BITCOIN);
-    let link_key = format!("sol:{canonical}");
-    Ok(Parsed {
+    Ok(Parsed::plain(
+        Chain::Sol,
         canonical,
-        kind: AddressKind::SolanaAccount,
-        extra: None,
-        link_key,
-    })
+        AddressKind::SolanaAccount,
+    ))
 }

@@ -26,13 +26,7 @@ pub(crate) fn parse(chain: Chain, input: &str) -> Result<Parsed, AddressError> {
         Err(error) => return Err(segwit_prefix_error(chain, input).unwrap_or(error)),
     };
     let canonical = base58::encode_check(&payload, bs58::Alphabet::BITCOIN);
-    let link_key = format!("{}:{canonical}", chain.id());
-    Ok(Parsed {
-        canonical,
-        kind,
-        extra: None,
-        link_key,
-    })
+    Ok(Parsed::plain(chain, canonical, kind))
 }
 
 /// Decodes a base58check address of `chain`: returns its kind and the
@@ -108,13 +102,7 @@ fn parse_segwit(chain: Chain, hrp: &'static str, input: &str) -> Result<Parsed, 
     };
     // Bech32 is case-insensitive and otherwise one-to-one: lower case is canonical.
     let canonical = input.to_ascii_lowercase();
-    let link_key = format!("{}:{canonical}", chain.id());
-    Ok(Parsed {
-        canonical,
-        kind,
-        extra: None,
-        link_key,
-    })
+    Ok(Parsed::plain(chain, canonical, kind))
 }
 
 fn segwit_error(input: &str, error: SegwitHrpstringError) -> AddressError {
