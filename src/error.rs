@@ -78,6 +78,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("only the source organization can change this record")]
     NotSource,
+    /// An `Idempotency-Key` already used with a different request body.
+    #[error("idempotency key reused with a different request")]
+    IdempotencyKeyReused,
     #[error(transparent)]
     Auth(#[from] AuthError),
     /// RFC 6749 token endpoint errors: (status, OAuth error code, description).
@@ -132,6 +135,7 @@ impl ApiError {
             ApiError::Validation(_) => "validation-failed",
             ApiError::Conflict(_) => "conflict",
             ApiError::NotSource => "not-record-source",
+            ApiError::IdempotencyKeyReused => "idempotency-key-reused",
             ApiError::Auth(auth) => auth.slug(),
             ApiError::OAuth(_, code, _) => match *code {
                 "invalid_client" => "oauth-invalid-client",
@@ -156,6 +160,7 @@ impl ApiError {
             ApiError::Validation(_) => "Validation failed",
             ApiError::Conflict(_) => "Conflict",
             ApiError::NotSource => "Not the record's source",
+            ApiError::IdempotencyKeyReused => "Idempotency key reused",
             ApiError::Auth(auth) => auth.title(),
             ApiError::OAuth(..) => "Token request refused",
             ApiError::Unavailable(_) => "Service unavailable",
@@ -171,6 +176,9 @@ impl ApiError {
             ApiError::MethodNotAllowed => None,
             ApiError::NotSource => Some(
                 "only the source organization can change this record; share your own record instead".into(),
+            ),
+            ApiError::IdempotencyKeyReused => Some(
+                "this Idempotency-Key was used with a different request body; use a new key for a new request".into(),
             ),
             ApiError::BadRequest(d) | ApiError::InvalidJson(d) | ApiError::Conflict(d) => {
                 Some(d.clone())
@@ -213,7 +221,9 @@ impl ResponseError for ApiError {
             ApiError::BadRequest(_) | ApiError::InvalidJson(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Validation(_) | ApiError::IdempotencyKeyReused => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::NotSource => StatusCode::FORBIDDEN,
             ApiError::Auth(auth) => auth.status(),

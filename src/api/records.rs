@@ -9,7 +9,7 @@ use crate::records::{
 };
 use crate::storage::records::RecordFilter;
 use crate::storage::Database;
-use actix_web::{get, post, put, web, HttpResponse};
+use actix_web::{get, post, put, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -31,6 +31,7 @@ impl From<RecordError> for ApiError {
             RecordError::Validation(errors) => ApiError::Validation(errors),
             RecordError::NotFound => ApiError::NotFound,
             RecordError::NotSource => ApiError::NotSource,
+            RecordError::IdempotencyKeyReused => ApiError::IdempotencyKeyReused,
             RecordError::Storage(storage) => storage.into(),
         }
     }
@@ -47,8 +48,52 @@ pub struct CreateRecords {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CreatedRecords {
-    /// The stored records, in the order submitted.
-    pub items: Vec<RecordView>,
+    /// How many records were stored.
+    pub count: usize,
+    /// Their ids, in the order submitted.
+    pub ids: Vec<String>,
+    /// The stored records, in the order submitted (omitted with `Prefer: return=minimal`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<Vec<RecordView>>,
+}
+
+/// The most characters an `Idempotency-Key` may have.
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// The request's `Idempotency-Key`, with the hash of the batch it came with
+/// (over the items' canonical JSON, so formatting does not matter).
+fn idempotency_key(
+    request: &HttpRequest,
+    items: &[serde_json::Value],
+) -> Result<Option<records::IdempotencyKey>, ApiError> {
+    use sha2::{Digest, Sha256};
+    let Some(value) = request.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|k| !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY)
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"
+            ))
+        })?;
+    let canonical = serde_json::to_string(items).unwrap_or_default();
+    Ok(Some(records::IdempotencyKey {
+        key: key.to_owned(),
+        request_hash: hex::encode(Sha256::digest(canonical.as_bytes())),
+    }))
+}
+
+/// Does the request ask for `Prefer: return=minimal` (RFC 7240)?
+fn prefers_minimal(request: &HttpRequest) -> bool {
+    request
+        .headers()
+        .get_all("prefer")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim().eq_ignore_ascii_case("return=minimal"))
 }
 
 /// Create records (atomic batch).
@@ -58,23 +103,50 @@ pub struct CreatedRecords {
 /// nothing and the 422 lists every bad item by index and field. Provenance
 /// (source organization, client, received_at) comes from the authenticated
 /// caller, never from the body.
+///
+/// Send an `Idempotency-Key` header (any unique string, up to 255
+/// characters) to make a retry safe: a repeated request with the same key
+/// and the same items stores nothing new and gets the first answer again
+/// (with `Idempotent-Replayed: true`); the same key with other items is a
+/// 422 `idempotency-key-reused`. Keys are remembered for 24 hours.
+/// `Prefer: return=minimal` answers with the ids only.
 #[utoipa::path(post, path = "/v1/records", tag = "records", operation_id = "create_records",
     request_body = CreateRecords,
-    responses((status = 201, body = CreatedRecords),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried batch safe (24 hours)"),
+        ("Prefer" = Option<String>, Header, description = "`return=minimal`: answer with ids only")),
+    responses((status = 201, body = CreatedRecords, headers(("Idempotent-Replayed" = String, description = "`true` when this answers an earlier request with the same key"))),
         (status = 422, description = "Invalid items (by index and field); nothing stored", body = Problem, content_type = "application/problem+json")),
     security(("mutual_tls" = [], "bearer" = ["indicators:write"])))]
 #[post("/records")]
 async fn create_records(
     caller: Caller,
     db: web::Data<Database>,
+    request: HttpRequest,
     body: web::Json<CreateRecords>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::IndicatorsWrite)?;
     let items = body.into_inner().items;
+    let key = idempotency_key(&request, &items)?;
+    let minimal = prefers_minimal(&request);
     let created = db
-        .run(move |conn| records::create_batch(conn, &caller, items))
+        .run(move |conn| records::create_batch(conn, &caller, items, key.as_ref()))
         .await?;
-    Ok(HttpResponse::Created().json(CreatedRecords { items: created }))
+    let mut response = HttpResponse::Created();
+    if created.replayed {
+        response.insert_header(("Idempotent-Replayed", "true"));
+    }
+    if minimal {
+        response.insert_header(("Preference-Applied", "return=minimal"));
+    }
+    Ok(response.json(CreatedRecords {
+        count: created.records.len(),
+        ids: created
+            .records
+            .iter()
+            .map(|r| r.content.id.clone())
+            .collect(),
+        items: (!minimal).then_some(created.records),
+    }))
 }
 
 /// Read a record.

@@ -10,6 +10,9 @@ macro_rules! closed_vocabulary {
     ($(#[$doc:meta])* $name:ident, $what:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+        // Every text is the variant's snake_case name: `rename_all` tells the
+        // OpenAPI schema so (utoipa does not see the macro's per-variant renames).
+        #[serde(rename_all = "snake_case")]
         pub enum $name {
             $(#[serde(rename = $text)] $variant),+
         }
@@ -150,5 +153,25 @@ mod tests {
         assert!(error.contains("human_trafficking"), "{error}");
         assert_eq!(Category::ALL.len(), 14);
         assert_eq!("member_of".parse::<Relation>().unwrap(), Relation::MemberOf);
+    }
+
+    /// The OpenAPI schema lists the same texts the API reads and writes.
+    #[test]
+    fn schemas_list_the_wire_texts() {
+        fn schema_values<T: utoipa::PartialSchema>() -> serde_json::Value {
+            serde_json::to_value(T::schema()).unwrap()["enum"].clone()
+        }
+        let wire = |texts: Vec<&str>| serde_json::json!(texts);
+        assert_eq!(
+            schema_values::<Category>(),
+            wire(Category::ALL.iter().map(|c| c.as_str()).collect())
+        );
+        assert_eq!(
+            schema_values::<Method>(),
+            wire(Method::ALL.iter().map(|c| c.as_str()).collect())
+        );
+        for category in Category::ALL {
+            assert_eq!(serde_json::to_value(category).unwrap(), category.as_str());
+        }
     }
 }

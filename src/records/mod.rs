@@ -14,6 +14,7 @@ use crate::domain::{
     Attribution, Audience, CommunityId, OrganizationId, RecordKind, Relation, Sharing, Tlp,
 };
 use crate::error::FieldError;
+use crate::storage::changes::{self as feed, NewChange};
 use crate::storage::records::{
     self as store, AudienceRow, LinkRow, NewRecordRows, RecordFilter, RecordRow, RevisionRow,
 };
@@ -36,6 +37,9 @@ pub enum RecordError {
     /// The caller may read the record but is not its source.
     #[error("only the source organization can change this record")]
     NotSource,
+    /// The `Idempotency-Key` of an earlier request, sent with another body.
+    #[error("idempotency key reused with a different request")]
+    IdempotencyKeyReused,
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -65,12 +69,115 @@ fn field(index: usize, field: &str, message: impl Into<String>) -> FieldError {
     }
 }
 
+/// How long a batch's `Idempotency-Key` is remembered.
+pub const IDEMPOTENCY_WINDOW: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+/// A client's `Idempotency-Key` and the hash of the request it came with.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    pub key: String,
+    /// SHA-256 of the request body, hex.
+    pub request_hash: String,
+}
+
+/// The outcome of a batch create.
+#[derive(Debug)]
+pub struct Created {
+    pub records: Vec<RecordView>,
+    /// True when an earlier request with the same idempotency key stored
+    /// these records and nothing new was written.
+    pub replayed: bool,
+}
+
+/// The records an earlier request with this key created, as first stored
+/// (revision 1); `None` when the key is new or expired.
+fn replay(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    key: &IdempotencyKey,
+) -> Result<Option<Created>, RecordError> {
+    let org = caller.organization.as_str();
+    let Some(stored) = crate::storage::idempotency::find(conn, org, &key.key)? else {
+        return Ok(None);
+    };
+    if stored.created_at < now() - IDEMPOTENCY_WINDOW {
+        return Ok(None);
+    }
+    if stored.request_hash != key.request_hash {
+        return Err(RecordError::IdempotencyKeyReused);
+    }
+    let ids: Vec<String> = serde_json::from_str(&stored.record_ids)
+        .map_err(|e| StorageError::Corrupt(format!("idempotency key record ids: {e}")))?;
+    let reader = reader_for(conn, &caller.organization)?;
+    let mut first: HashMap<String, RevisionRow> = store::first_revisions(conn, &ids)?
+        .into_iter()
+        .map(|r| (r.record_id.clone(), r))
+        .collect();
+    let mut records = Vec::with_capacity(ids.len());
+    for id in &ids {
+        let revision = first
+            .remove(id)
+            .ok_or_else(|| StorageError::Corrupt(format!("record {id} has no first revision")))?;
+        let content = parse_content(id, &revision.body)?;
+        records.push(RecordView {
+            content: redact(content, &caller.organization, &reader),
+            content_hash: revision.content_hash,
+            created_at: revision.received_at,
+            updated_at: revision.received_at,
+        });
+    }
+    audit::record(
+        conn,
+        caller,
+        AuditEvent {
+            action: "records.create.replay",
+            record_ids: ids,
+            result_count: records.len(),
+            detail: json!({ "idempotency_key": key.key }),
+        },
+    )?;
+    Ok(Some(Created {
+        records,
+        replayed: true,
+    }))
+}
+
 /// Stores every item as a new record, or nothing: any invalid item makes a
-/// 422 listing every bad item by index and field.
+/// 422 listing every bad item by index and field. With an idempotency key,
+/// a repeated request gets the first request's records back and writes
+/// nothing; the key is stored in the same transaction as the records.
 pub fn create_batch(
     conn: &mut DbConnection,
     caller: &Caller,
     items: Vec<serde_json::Value>,
+    idempotency: Option<&IdempotencyKey>,
+) -> Result<Created, RecordError> {
+    if let Some(key) = idempotency {
+        if let Some(earlier) = replay(conn, caller, key)? {
+            return Ok(earlier);
+        }
+    }
+    let result = store_batch(conn, caller, items, idempotency);
+    match (result, idempotency) {
+        // A concurrent request with the same key committed first: answer as it did.
+        (Err(RecordError::Storage(StorageError::Conflict(cause))), Some(key)) => {
+            match replay(conn, caller, key)? {
+                Some(earlier) => Ok(earlier),
+                None => Err(StorageError::Conflict(cause).into()),
+            }
+        }
+        (result, _) => result.map(|records| Created {
+            records,
+            replayed: false,
+        }),
+    }
+}
+
+fn store_batch(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    items: Vec<serde_json::Value>,
+    idempotency: Option<&IdempotencyKey>,
 ) -> Result<Vec<RecordView>, RecordError> {
     if items.is_empty() || items.len() > MAX_BATCH {
         return Err(RecordError::Validation(vec![FieldError::new(
@@ -94,6 +201,7 @@ pub fn create_batch(
     }
 
     conn.transaction(|conn| {
+        feed::lock_for_write(conn)?;
         let reader = reader_for(conn, &caller.organization)?;
         check_references(conn, &reader, &parsed)?;
         let received_at = now();
@@ -125,7 +233,30 @@ pub fn create_batch(
             });
         }
         store::insert_all(conn, rows)?;
-        let ids = views.iter().map(|v| v.content.id.clone()).collect();
+        let ids: Vec<String> = views.iter().map(|v| v.content.id.clone()).collect();
+        let events: Vec<NewChange> = ids
+            .iter()
+            .map(|id| NewChange {
+                record_id: id,
+                revision: 1,
+                event: feed::EVENT_REVISION,
+            })
+            .collect();
+        feed::append(conn, &events, received_at)?;
+        if let Some(key) = idempotency {
+            use crate::storage::idempotency::{self as keys, IdempotencyRow};
+            keys::purge_before(conn, received_at - IDEMPOTENCY_WINDOW)?;
+            keys::insert(
+                conn,
+                &IdempotencyRow {
+                    organization_id: caller.organization.to_string(),
+                    idempotency_key: key.key.clone(),
+                    request_hash: key.request_hash.clone(),
+                    record_ids: serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into()),
+                    created_at: received_at,
+                },
+            )?;
+        }
         audit::record(
             conn,
             caller,
@@ -432,6 +563,16 @@ fn write_revision(
         record,
     };
     store::replace(conn, &rows, current.revision)?;
+    let event = NewChange {
+        record_id: &rows.record.id,
+        revision: rows.revision.revision,
+        event: if rows.record.revoked {
+            feed::EVENT_REVOCATION
+        } else {
+            feed::EVENT_REVISION
+        },
+    };
+    feed::append(conn, &[event], received_at)?;
     Ok(RecordView {
         content,
         content_hash: hash,
@@ -461,6 +602,7 @@ pub fn update(
         .map_err(|e| RecordError::Validation(vec![FieldError::new("body", e.to_string())]))?;
     let parsed = input.parse(0).map_err(without_index)?;
     conn.transaction(|conn| {
+        feed::lock_for_write(conn)?;
         let current = owned_record(conn, caller, id)?;
         if parsed.body.kind().as_str() != current.kind {
             return Err(RecordError::Validation(vec![FieldError::new(
@@ -491,6 +633,7 @@ pub fn revoke(
     id: &str,
 ) -> Result<RecordView, RecordError> {
     conn.transaction(|conn| {
+        feed::lock_for_write(conn)?;
         let current = owned_record(conn, caller, id)?;
         let mut content = parse_content(id, &current.body)?;
         if content.revoked {

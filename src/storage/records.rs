@@ -85,7 +85,7 @@ macro_rules! on_backend {
 }
 
 /// Rows per multi-row INSERT: below SQLite's and PostgreSQL's bind-parameter limits.
-const INSERT_CHUNK: usize = 1000;
+pub const INSERT_CHUNK: usize = 1000;
 
 /// Inserts every record, or none (call inside a transaction).
 pub fn insert_all(conn: &mut DbConnection, new: Vec<NewRecordRows>) -> StorageResult<()> {
@@ -311,6 +311,21 @@ pub fn revisions(conn: &mut DbConnection, id: &str) -> StorageResult<Vec<Revisio
         .order(record_revisions::revision)
         .select(RevisionRow::as_select())
         .load(conn)?)
+}
+
+/// The first revision of each of `ids` (as created).
+pub fn first_revisions(conn: &mut DbConnection, ids: &[String]) -> StorageResult<Vec<RevisionRow>> {
+    let mut rows = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(INSERT_CHUNK) {
+        rows.extend(
+            record_revisions::table
+                .filter(record_revisions::record_id.eq_any(chunk))
+                .filter(record_revisions::revision.eq(1))
+                .select(RevisionRow::as_select())
+                .load(conn)?,
+        );
+    }
+    Ok(rows)
 }
 
 /// The relationships with `record_id` at either end.

@@ -133,6 +133,33 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    idempotency_keys (organization_id, idempotency_key) {
+        organization_id -> Text,
+        idempotency_key -> Text,
+        request_hash -> Text,
+        record_ids -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    feed_head (id) {
+        id -> Integer,
+        seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    changes (seq) {
+        seq -> BigInt,
+        record_id -> Text,
+        revision -> Integer,
+        event -> Text,
+        at -> Timestamp,
+    }
+}
+
 diesel::joinable!(record_audience -> records (record_id));
 diesel::joinable!(record_revisions -> records (record_id));
 diesel::joinable!(org_certificates -> organizations (organization_id));
@@ -153,4 +180,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     record_links,
     audit_log,
     audit_head,
+    idempotency_keys,
+    feed_head,
+    changes,
 );

@@ -306,6 +306,26 @@ impl TestApp {
         Reply::from(read_json(request.send_json(&body).await).await.unwrap())
     }
 
+    /// A JSON request with `org`'s certificate, token and extra headers.
+    pub async fn send_json_with(
+        &self,
+        org: &TestOrg,
+        method: awc::http::Method,
+        path: &str,
+        token: &str,
+        headers: &[(&str, &str)],
+        body: Value,
+    ) -> Reply {
+        let mut request = self
+            .client(Some(&org.certificate))
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        for (name, value) in headers {
+            request = request.insert_header((*name, *value));
+        }
+        Reply::from(read_json(request.send_json(&body).await).await.unwrap())
+    }
+
     pub async fn stop(&self) {
         self.handles.0.stop(true).await;
         self.handles.1.stop(true).await;

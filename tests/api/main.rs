@@ -10,6 +10,7 @@ mod admin;
 mod audit;
 mod cli;
 mod errors;
+mod ingest;
 mod operations;
 mod partner_issuers;
 mod records;

@@ -1,0 +1,182 @@
+//! Getting records in and out: idempotent batch retries, minimal answers,
+//! and (below) exports and counts.
+use crate::helpers::{TestApp, TestBackend, TestOrg};
+use awc::http::Method;
+use serde_json::{json, Value};
+use tracewire::domain::OrganizationType;
+
+fn address(n: usize) -> Value {
+    json!({
+        "kind": "address", "chain": "eth", "address": format!("0x{:040x}", 0xbeef_0000_u64 + n as u64),
+        "categories": ["scam"], "confidence": 60, "tlp": "green", "method": "osint",
+    })
+}
+
+async fn post_batch(
+    app: &TestApp,
+    org: &TestOrg,
+    token: &str,
+    headers: &[(&str, &str)],
+    items: Vec<Value>,
+) -> crate::helpers::Reply {
+    app.send_json_with(
+        org,
+        Method::POST,
+        "/v1/records",
+        token,
+        headers,
+        json!({ "items": items }),
+    )
+    .await
+}
+
+async fn own_record_count(app: &TestApp, org: &TestOrg, token: &str) -> usize {
+    let page = app
+        .get(
+            org,
+            &format!("/v1/records?source={}&limit=1000", org.id),
+            Some(token),
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    page.body["items"].as_array().unwrap().len()
+}
+
+/// A retried batch with the same Idempotency-Key stores nothing new and gets
+/// the first answer; the key with another body is refused; a failed request
+/// does not use up its key; keys belong to one organization.
+async fn idempotency_key_makes_a_retry_safe(backend: TestBackend) {
+    let app = TestApp::spawn(backend).await;
+    let all = "indicators:read indicators:write";
+    let acme = app.add_org("acme", OrganizationType::Forensics, all);
+    let ngo = app.add_org("ngo", OrganizationType::Ngo, all);
+    let token = app.token(&acme).await;
+    let key = [("Idempotency-Key", "batch-0001")];
+
+    let first = post_batch(&app, &acme, &token, &key, vec![address(1), address(2)]).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    assert!(first.headers.get("idempotent-replayed").is_none());
+    assert_eq!(first.body["count"], 2);
+
+    // The same items, keys in another order: the same request.
+    let reordered: Vec<Value> = [1, 2]
+        .iter()
+        .map(|n| {
+            let a = address(*n);
+            json!({ "tlp": a["tlp"], "method": a["method"], "confidence": 60,
+                    "categories": ["scam"], "address": a["address"], "chain": "eth", "kind": "address" })
+        })
+        .collect();
+    let retry = post_batch(&app, &acme, &token, &key, reordered).await;
+    assert_eq!(retry.status, 201, "{}", retry.body);
+    assert_eq!(retry.headers.get("idempotent-replayed").unwrap(), "true");
+    assert_eq!(retry.body["ids"], first.body["ids"]);
+    assert_eq!(retry.body["items"], first.body["items"]);
+    assert_eq!(own_record_count(&app, &acme, &token).await, 2);
+
+    let other_body = post_batch(&app, &acme, &token, &key, vec![address(3)]).await;
+    other_body.assert_problem(422, "idempotency-key-reused");
+    assert_eq!(own_record_count(&app, &acme, &token).await, 2);
+
+    // A rejected batch stores nothing, its key included: the corrected batch goes through.
+    let mut bad = address(4);
+    bad["address"] = json!("0xnot-an-address");
+    let key2 = [("Idempotency-Key", "batch-0002")];
+    post_batch(&app, &acme, &token, &key2, vec![address(4), bad])
+        .await
+        .assert_problem(422, "validation-failed");
+    let fixed = post_batch(&app, &acme, &token, &key2, vec![address(4), address(5)]).await;
+    assert_eq!(fixed.status, 201, "{}", fixed.body);
+    assert!(fixed.headers.get("idempotent-replayed").is_none());
+    assert_eq!(own_record_count(&app, &acme, &token).await, 4);
+
+    // Another organization's key space is its own.
+    let ngo_token = app.token(&ngo).await;
+    let theirs = post_batch(&app, &ngo, &ngo_token, &key, vec![address(1)]).await;
+    assert_eq!(theirs.status, 201, "{}", theirs.body);
+    assert!(theirs.headers.get("idempotent-replayed").is_none());
+
+    // Malformed keys are refused before anything happens.
+    let long = "k".repeat(256);
+    post_batch(
+        &app,
+        &acme,
+        &token,
+        &[("Idempotency-Key", &long)],
+        vec![address(9)],
+    )
+    .await
+    .assert_problem(400, "bad-request");
+    assert_eq!(own_record_count(&app, &acme, &token).await, 4);
+}
+
+/// Retries racing each other with one key store the batch once, and all get its ids.
+async fn concurrent_retries_store_once(backend: TestBackend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.add_org(
+        "acme",
+        OrganizationType::Forensics,
+        "indicators:read indicators:write",
+    );
+    let token = app.token(&acme).await;
+    let items: Vec<Value> = (0..200).map(address).collect();
+    let key = [("Idempotency-Key", "racing")];
+    let replies = futures_util::future::join_all(
+        (0..4).map(|_| post_batch(&app, &acme, &token, &key, items.clone())),
+    )
+    .await;
+    let mut id_lists = Vec::new();
+    for reply in &replies {
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        id_lists.push(reply.body["ids"].clone());
+    }
+    assert!(
+        id_lists.windows(2).all(|w| w[0] == w[1]),
+        "all retries see one batch"
+    );
+    let replayed = replies
+        .iter()
+        .filter(|r| r.headers.get("idempotent-replayed").is_some())
+        .count();
+    assert_eq!(replayed, 3, "exactly one request wrote");
+    assert_eq!(own_record_count(&app, &acme, &token).await, 200);
+}
+
+/// `Prefer: return=minimal` answers with the count and ids only.
+async fn minimal_answer_has_ids_only(backend: TestBackend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.add_org(
+        "acme",
+        OrganizationType::Forensics,
+        "indicators:read indicators:write",
+    );
+    let token = app.token(&acme).await;
+    let reply = post_batch(
+        &app,
+        &acme,
+        &token,
+        &[("Prefer", "return=minimal")],
+        vec![address(1), address(2), address(3)],
+    )
+    .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    assert_eq!(
+        reply.headers.get("preference-applied").unwrap(),
+        "return=minimal"
+    );
+    assert_eq!(reply.body["count"], 3);
+    assert_eq!(reply.body["ids"].as_array().unwrap().len(), 3);
+    assert!(reply.body.get("items").is_none(), "{}", reply.body);
+    let id = reply.body["ids"][1].as_str().unwrap();
+    let record = app
+        .get(&acme, &format!("/v1/records/{id}"), Some(&token))
+        .await;
+    assert_eq!(record.status, 200);
+    assert_eq!(record.body["address"], address(2)["address"]);
+}
+
+crate::on_both_backends!(
+    idempotency_key_makes_a_retry_safe,
+    concurrent_retries_store_once,
+    minimal_answer_has_ids_only,
+);
