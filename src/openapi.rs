@@ -38,6 +38,8 @@ Errors are RFC 9457 problem documents with a stable `type` (`urn:tracewire:probl
         crate::api::records::create_records,
         crate::api::records::get_record,
         crate::api::records::list_records,
+        crate::api::records::export_records,
+        crate::api::records::count_records,
         crate::api::records::update_record,
         crate::api::records::revoke_record,
         crate::api::records::list_revisions,

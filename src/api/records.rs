@@ -15,8 +15,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // The fixed paths come before /records/{id}, which would match them too.
     cfg.service(create_records)
         .service(list_records)
+        .service(export_records)
+        .service(count_records)
         .service(get_record)
         .service(update_record)
         .service(revoke_record)
@@ -186,14 +189,39 @@ pub struct ListQuery {
     pub q: Option<String>,
     /// Include revoked records.
     pub include_revoked: Option<bool>,
-    /// Page size, 1–1000 (default 100).
+    /// Page size: 1–1000 for lists (default 100), 1–100,000 for exports (default 10,000).
     pub limit: Option<i64>,
     /// The `next` cursor of the previous page.
     pub after: Option<String>,
+    /// Exports only: `csv` (default) or `jsonl`.
+    pub format: Option<String>,
+}
+
+/// Which endpoint a [`ListQuery`] is for: they differ in paging and format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum QueryUse {
+    List,
+    Export,
+    Count,
+}
+
+/// The file format of an export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ExportFormat {
+    Csv,
+    JsonLines,
 }
 
 impl ListQuery {
     fn into_filter(self) -> Result<(RecordFilter, i64), ApiError> {
+        self.into_filter_for(QueryUse::List)
+            .map(|(filter, limit, _)| (filter, limit))
+    }
+
+    fn into_filter_for(
+        self,
+        usage: QueryUse,
+    ) -> Result<(RecordFilter, i64, ExportFormat), ApiError> {
         let mut errors = Vec::new();
         let mut bad = |field: &str, message: String| errors.push(FieldError::new(field, message));
         let kind = self
@@ -255,10 +283,40 @@ impl ListQuery {
             bad("tlp", e.to_string());
             None
         });
-        let limit = self.limit.unwrap_or(100);
-        if !(1..=records::MAX_PAGE).contains(&limit) {
-            bad("limit", format!("must be 1 to {}", records::MAX_PAGE));
+        let (default_limit, max_limit) = match usage {
+            QueryUse::Export => (10_000, records::MAX_EXPORT),
+            QueryUse::List | QueryUse::Count => (100, records::MAX_PAGE),
+        };
+        let limit = self.limit.unwrap_or(default_limit);
+        if !(1..=max_limit).contains(&limit) {
+            bad("limit", format!("must be 1 to {max_limit}"));
         }
+        if usage == QueryUse::Count {
+            for (name, given) in [
+                ("limit", self.limit.is_some()),
+                ("after", self.after.is_some()),
+            ] {
+                if given {
+                    bad(name, "a count has no pages".into());
+                }
+            }
+        }
+        let format = match (usage, self.format.as_deref()) {
+            (QueryUse::Export, None | Some("csv")) => ExportFormat::Csv,
+            (QueryUse::Export, Some("jsonl" | "json")) => ExportFormat::JsonLines,
+            (QueryUse::Export, Some(other)) => {
+                bad("format", format!("unknown format {other:?} (csv or jsonl)"));
+                ExportFormat::Csv
+            }
+            (_, Some(_)) => {
+                bad(
+                    "format",
+                    "only exports have a format (GET /v1/records/export)".into(),
+                );
+                ExportFormat::Csv
+            }
+            (_, None) => ExportFormat::Csv,
+        };
         if !errors.is_empty() {
             return Err(ApiError::Validation(errors));
         }
@@ -276,8 +334,95 @@ impl ListQuery {
             include_revoked: self.include_revoked.unwrap_or(false),
             after: self.after,
         };
-        Ok((filter, limit))
+        Ok((filter, limit, format))
     }
+}
+
+/// Export the records you may see, as CSV or JSON lines.
+///
+/// The same filters as the list; up to 100,000 records per response. When
+/// more match, the `X-Next-Cursor` header (and a `Link: rel="next"`) gives
+/// the `after` value for the next file. CSV columns: see the README; cells
+/// that a spreadsheet would run as formulas get a leading `'`.
+#[utoipa::path(get, path = "/v1/records/export", tag = "records", operation_id = "export_records",
+    params(ListQuery),
+    responses((status = 200, description = "CSV (text/csv) or JSON lines (application/x-ndjson)", content((String = "text/csv"), (String = "application/x-ndjson")),
+            headers(("X-Next-Cursor" = String, description = "Present when more records match: pass it as `after`"))),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("mutual_tls" = [], "bearer" = ["indicators:read"])))]
+#[get("/records/export")]
+async fn export_records(
+    caller: Caller,
+    db: web::Data<Database>,
+    request: HttpRequest,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Scope::IndicatorsRead)?;
+    let (filter, limit, format) = query.into_inner().into_filter_for(QueryUse::Export)?;
+    let format_name = match format {
+        ExportFormat::Csv => "csv",
+        ExportFormat::JsonLines => "jsonl",
+    };
+    let page = db
+        .run(move |conn| records::export(conn, &caller, &filter, limit, format_name))
+        .await?;
+    let (content_type, body) = match format {
+        ExportFormat::Csv => (
+            "text/csv; charset=utf-8",
+            records::export::to_csv(&page.items),
+        ),
+        ExportFormat::JsonLines => (
+            "application/x-ndjson",
+            records::export::to_json_lines(&page.items),
+        ),
+    };
+    let mut response = HttpResponse::Ok();
+    response.content_type(content_type).insert_header((
+        "Content-Disposition",
+        format!("attachment; filename=\"tracewire-records.{format_name}\""),
+    ));
+    if let Some(next) = &page.next {
+        response.insert_header(("X-Next-Cursor", next.as_str()));
+        let mut url = request.uri().path().to_owned();
+        let others: Vec<(String, String)> =
+            url::form_urlencoded::parse(request.query_string().as_bytes())
+                .filter(|(k, _)| k != "after")
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(others)
+            .append_pair("after", next)
+            .finish();
+        url.push('?');
+        url.push_str(&query);
+        response.insert_header(("Link", format!("<{url}>; rel=\"next\"")));
+    }
+    Ok(response.body(body))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RecordCount {
+    /// Matching records you may see (records not shared with you never count).
+    pub count: i64,
+}
+
+/// Count the records you may see that match the filters.
+#[utoipa::path(get, path = "/v1/records/count", tag = "records", operation_id = "count_records",
+    params(ListQuery),
+    responses((status = 200, body = RecordCount), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("mutual_tls" = [], "bearer" = ["indicators:read"])))]
+#[get("/records/count")]
+async fn count_records(
+    caller: Caller,
+    db: web::Data<Database>,
+    query: web::Query<ListQuery>,
+) -> Result<web::Json<RecordCount>, ApiError> {
+    caller.require(Scope::IndicatorsRead)?;
+    let (filter, _, _) = query.into_inner().into_filter_for(QueryUse::Count)?;
+    let count = db
+        .run(move |conn| records::count(conn, &caller, &filter))
+        .await?;
+    Ok(web::Json(RecordCount { count }))
 }
 
 /// List and search records you may see.

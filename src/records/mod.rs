@@ -1,6 +1,7 @@
 //! Intelligence records: parsing submissions into validated records,
 //! storing batches atomically, and reading them back through the sharing
 //! rule. Handlers in `crate::api::records` stay thin around these functions.
+pub mod export;
 mod input;
 mod view;
 
@@ -27,6 +28,8 @@ use std::collections::{BTreeSet, HashMap};
 pub const MAX_BATCH: usize = 10_000;
 /// The most records one page may carry.
 pub const MAX_PAGE: i64 = 1000;
+/// The most records one export response may carry.
+pub const MAX_EXPORT: i64 = 100_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
@@ -699,7 +702,7 @@ fn read_page(
     filter: &RecordFilter,
     limit: i64,
 ) -> Result<RecordPage, RecordError> {
-    let limit = limit.clamp(1, MAX_PAGE);
+    let limit = limit.clamp(1, MAX_EXPORT);
     let mut rows = store::list(conn, reader, filter, limit + 1)?;
     let next = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
@@ -783,7 +786,7 @@ pub fn list(
     limit: i64,
 ) -> Result<RecordPage, RecordError> {
     let reader = reader_for(conn, &caller.organization)?;
-    let result = read_page(conn, &reader, filter, limit);
+    let result = read_page(conn, &reader, filter, limit.min(MAX_PAGE));
     let detail = json!({ "filter": format!("{filter:?}"), "limit": limit });
     audit_read(
         conn,
@@ -794,6 +797,51 @@ pub fn list(
         detail,
     )?;
     result
+}
+
+/// Like [`list`], with pages of up to [`MAX_EXPORT`] records, for CSV and
+/// JSON-lines exports. The read is audited as an export.
+pub fn export(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    filter: &RecordFilter,
+    limit: i64,
+    format: &str,
+) -> Result<RecordPage, RecordError> {
+    let reader = reader_for(conn, &caller.organization)?;
+    let result = read_page(conn, &reader, filter, limit);
+    let detail = json!({ "filter": format!("{filter:?}"), "limit": limit, "format": format });
+    audit_read(
+        conn,
+        caller,
+        "records.export",
+        &result,
+        |page| page.items.iter().map(|v| v.content.id.clone()).collect(),
+        detail,
+    )?;
+    result
+}
+
+/// How many records the caller may see match `filter`. Invisible records
+/// never count. The read is audited (with the count, no ids).
+pub fn count(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    filter: &RecordFilter,
+) -> Result<i64, RecordError> {
+    let reader = reader_for(conn, &caller.organization)?;
+    let count = store::count(conn, &reader, filter)?;
+    audit::record(
+        conn,
+        caller,
+        AuditEvent {
+            action: "records.count",
+            record_ids: Vec::new(),
+            result_count: count as usize,
+            detail: json!({ "filter": format!("{filter:?}") }),
+        },
+    )?;
+    Ok(count)
 }
 
 /// The revisions of a record the caller could read, oldest first. The read is audited.

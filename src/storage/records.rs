@@ -188,6 +188,28 @@ pub fn list(
     filter: &RecordFilter,
     limit: i64,
 ) -> StorageResult<Vec<RecordRow>> {
+    Ok(matching(reader, filter)
+        .order(records::id)
+        .limit(limit)
+        .select(RecordRow::as_select())
+        .load(conn)?)
+}
+
+/// How many records `reader` may see match `filter` (the cursor is ignored).
+pub fn count(
+    conn: &mut DbConnection,
+    reader: &Reader,
+    filter: &RecordFilter,
+) -> StorageResult<i64> {
+    let filter = RecordFilter {
+        after: None,
+        ..filter.clone()
+    };
+    Ok(matching(reader, &filter).count().get_result(conn)?)
+}
+
+/// The visible records matching `filter`, as a query to order, page or count.
+fn matching<'a>(reader: &Reader, filter: &RecordFilter) -> BoxedRecords<'a> {
     let mut query = visible_to(records::table.into_boxed(), reader);
     if let Some(kind) = &filter.kind {
         query = query.filter(records::kind.eq(kind.clone()));
@@ -231,11 +253,7 @@ pub fn list(
     if let Some(after) = &filter.after {
         query = query.filter(records::id.gt(after.clone()));
     }
-    Ok(query
-        .order(records::id)
-        .limit(limit)
-        .select(RecordRow::as_select())
-        .load(conn)?)
+    query
 }
 
 /// Ids of existing records among `ids` (for relationship endpoints).

@@ -306,6 +306,28 @@ impl TestApp {
         Reply::from(read_json(request.send_json(&body).await).await.unwrap())
     }
 
+    /// GET with `org`'s certificate and token, returning the raw body as text.
+    pub async fn get_text(
+        &self,
+        org: &TestOrg,
+        path: &str,
+        token: &str,
+    ) -> (StatusCode, awc::http::header::HeaderMap, String) {
+        let mut response = self
+            .client(Some(&org.certificate))
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let body = response.body().limit(256 * 1024 * 1024).await.unwrap();
+        (
+            response.status(),
+            response.headers().clone(),
+            String::from_utf8(body.to_vec()).unwrap(),
+        )
+    }
+
     /// A JSON request with `org`'s certificate, token and extra headers.
     pub async fn send_json_with(
         &self,

@@ -175,8 +175,111 @@ async fn minimal_answer_has_ids_only(backend: TestBackend) {
     assert_eq!(record.body["address"], address(2)["address"]);
 }
 
+/// Exports page with a cursor, keep every column, and neutralise formulas;
+/// counts follow the filters and refuse paging parameters.
+async fn exports_page_and_counts_filter(backend: TestBackend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.add_org(
+        "acme",
+        OrganizationType::Forensics,
+        "indicators:read indicators:write",
+    );
+    let token = app.token(&acme).await;
+    let mut items: Vec<Value> = (0..5).map(address).collect();
+    items[0]["description"] = json!("=HYPERLINK(\"http://evil\")");
+    items[1]["categories"] = json!(["scam", "fraud"]);
+    let created = post_batch(&app, &acme, &token, &[], items).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let ids: Vec<String> = created.body["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+
+    let mut seen = Vec::new();
+    let mut path = "/v1/records/export?format=csv&limit=2".to_owned();
+    loop {
+        let (status, headers, body) = app.get_text(&acme, &path, &token).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            headers.get("content-type").unwrap(),
+            "text/csv; charset=utf-8"
+        );
+        let mut reader = csv::Reader::from_reader(body.as_bytes());
+        let columns: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+        assert_eq!(columns, tracewire::records::export::CSV_COLUMNS);
+        for row in reader.records() {
+            let row = row.unwrap();
+            let get = |name: &str| {
+                row.get(columns.iter().position(|c| c == name).unwrap())
+                    .unwrap()
+                    .to_owned()
+            };
+            if get("id") == ids[0] {
+                assert_eq!(get("description"), "'=HYPERLINK(\"http://evil\")");
+            }
+            if get("id") == ids[1] {
+                assert_eq!(get("categories"), "scam;fraud");
+            }
+            assert_eq!(get("source_organization"), "acme");
+            assert_eq!(get("tlp"), "green");
+            seen.push(get("id"));
+        }
+        match headers.get("x-next-cursor") {
+            Some(next) => {
+                let link = headers.get("link").unwrap().to_str().unwrap();
+                assert!(
+                    link.contains(&format!("after={}", next.to_str().unwrap())),
+                    "{link}"
+                );
+                path = format!(
+                    "/v1/records/export?format=csv&limit=2&after={}",
+                    next.to_str().unwrap()
+                );
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids, "every record once, in order");
+
+    let (_, headers, body) = app
+        .get_text(
+            &acme,
+            "/v1/records/export?format=jsonl&category=fraud",
+            &token,
+        )
+        .await;
+    assert_eq!(headers.get("content-type").unwrap(), "application/x-ndjson");
+    let lines: Vec<Value> = body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["id"], ids[1]);
+
+    let count = app
+        .get(&acme, "/v1/records/count?category=fraud", Some(&token))
+        .await;
+    assert_eq!(count.body["count"], 1);
+    let count = app
+        .get(&acme, "/v1/records/count?kind=address", Some(&token))
+        .await;
+    assert_eq!(count.body["count"], 5);
+    app.get(&acme, "/v1/records/count?limit=5", Some(&token))
+        .await
+        .assert_problem(422, "validation-failed");
+    app.get(&acme, "/v1/records?format=csv", Some(&token))
+        .await
+        .assert_problem(422, "validation-failed");
+    app.get(&acme, "/v1/records/export?format=xlsx", Some(&token))
+        .await
+        .assert_problem(422, "validation-failed");
+}
+
 crate::on_both_backends!(
     idempotency_key_makes_a_retry_safe,
     concurrent_retries_store_once,
     minimal_answer_has_ids_only,
+    exports_page_and_counts_filter,
 );

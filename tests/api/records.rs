@@ -88,9 +88,38 @@ async fn visible_ids(app: &TestApp, org: &TestOrg) -> BTreeSet<String> {
         .collect()
 }
 
+/// The record ids of an export (CSV: the `id` column; JSON lines: each line's `id`).
+pub async fn exported_ids(
+    app: &TestApp,
+    org: &TestOrg,
+    token: &str,
+    format: &str,
+) -> BTreeSet<String> {
+    let (status, _, body) = app
+        .get_text(org, &format!("/v1/records/export?format={format}"), token)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    if format == "csv" {
+        let mut reader = csv::Reader::from_reader(body.as_bytes());
+        assert_eq!(reader.headers().unwrap().get(0), Some("id"));
+        reader
+            .records()
+            .map(|r| r.unwrap().get(0).unwrap().to_owned())
+            .collect()
+    } else {
+        body.lines()
+            .map(|line| {
+                let record: Value = serde_json::from_str(line).unwrap();
+                record["id"].as_str().unwrap().to_owned()
+            })
+            .collect()
+    }
+}
+
 /// Every allowed TLP × audience, read by the source, a named recipient, a
-/// community member, another partner and the hub admin, through get and list.
-async fn sharing_rules_hold_on_get_and_list(backend: TestBackend) {
+/// community member, another partner and the hub admin, through get, list,
+/// count and both export formats.
+async fn sharing_rules_hold_on_every_read_path(backend: TestBackend) {
     let w = world(backend).await;
     let named = json!({"organizations": ["ngo"]});
     let community = json!({"communities": ["at"]});
@@ -171,6 +200,22 @@ async fn sharing_rules_hold_on_get_and_list(backend: TestBackend) {
         // Lists hold nothing else either.
         let expected_count = cases.iter().filter(|c| c.2[reader_index]).count();
         assert_eq!(listed.len(), expected_count, "{}", reader.id);
+        // Counts and both export formats agree with the list.
+        let count = w.app.get(reader, "/v1/records/count", Some(&token)).await;
+        assert_eq!(count.status, 200, "{}", count.body);
+        assert_eq!(count.body["count"], expected_count, "{} count", reader.id);
+        assert_eq!(
+            exported_ids(&w.app, reader, &token, "csv").await,
+            listed,
+            "{} csv",
+            reader.id
+        );
+        assert_eq!(
+            exported_ids(&w.app, reader, &token, "jsonl").await,
+            listed,
+            "{} jsonl",
+            reader.id
+        );
     }
 
     // A RED record shows the recipient only itself, never the other recipients.
@@ -685,7 +730,7 @@ async fn revisions_are_kept_hashed_and_readable_by_their_readers(backend: TestBa
 
 crate::on_both_backends!(
     revisions_are_kept_hashed_and_readable_by_their_readers,
-    sharing_rules_hold_on_get_and_list,
+    sharing_rules_hold_on_every_read_path,
     a_batch_with_bad_items_stores_nothing,
     addresses_are_found_however_they_are_typed,
     anonymous_sources_are_hidden,
