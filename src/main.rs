@@ -13,6 +13,13 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Pki(pki) => tracewire::cli::pki::run(pki),
+        Command::Import(args) => {
+            let summary = tracewire::cli::import::run(*args).await?;
+            if !summary.rejected.is_empty() {
+                std::process::exit(2);
+            }
+            Ok(())
+        }
         Command::Demo(args) => {
             tracewire::telemetry::init(&Settings::default().log);
             tracewire::cli::demo::run(args).await

@@ -46,7 +46,7 @@ const ORGANIZATIONS: [DemoOrganization; 4] = [
         name: "Tracewire Hub (demo)",
         org_type: OrganizationType::Hub,
         client: "hub-admin",
-        scopes: "admin indicators:read",
+        scopes: "admin indicators:read indicators:write",
     },
     DemoOrganization {
         id: "acme-forensics",
@@ -71,6 +71,13 @@ const ORGANIZATIONS: [DemoOrganization; 4] = [
     },
 ];
 
+/// A file to try `tracewire import` on: two good lines and one that is not
+/// an address (reported, not stored).
+const SAMPLE_IMPORT: &str = "chain,address,categories,confidence,description\n\
+    eth,0x00000000219ab540356cbb839cbe05303d7705fa,scam,40,Address in a fake job ad\n\
+    btc,1BoatSLRHtKNngkdXEeobR76b53LETtpyT,human_trafficking,55,Address in a forum post\n\
+    btc,1BoatSLRHtKNngkdXEeobR76b53LETtpyX,scam,40,A typo: the checksum fails\n";
+
 #[derive(Serialize)]
 struct DemoFile {
     api_url: String,
@@ -78,6 +85,7 @@ struct DemoFile {
     ca_cert: PathBuf,
     config: PathBuf,
     organizations: Vec<DemoOrgEntry>,
+    records: super::demo_records::DemoRecords,
 }
 
 #[derive(Serialize)]
@@ -195,12 +203,16 @@ pub fn prepare(args: &DemoArgs) -> anyhow::Result<Settings> {
         partners::add_community_member(&mut conn, &community, &OrganizationId::parse(org.id)?)?;
     }
 
+    let records = super::demo_records::seed(&mut conn, ORGANIZATIONS[0].id)?;
+    std::fs::write(dir.join("sample-import.csv"), SAMPLE_IMPORT)?;
+
     let demo = DemoFile {
         api_url: format!("https://{}", api_host(&args.listen)),
         ops_url: format!("http://{}", args.ops_listen),
         ca_cert: pki.join("ca.pem"),
         config: config_path,
         organizations: entries,
+        records,
     };
     std::fs::write(
         dir.join("demo.json"),
@@ -257,6 +269,59 @@ fn print_instructions(dir: &Path, demo: &DemoFile) {
     println!(
         "{} -H \"Authorization: Bearer $ADMIN\" {api}/v1/admin/organizations\n",
         curl("tracewire-hub")
+    );
+    let token_line = |var: &str, org: &str, client: &str| {
+        format!(
+            "{var}=$({} -s -d grant_type=client_credentials -d client_id={client} {api}/v1/oauth/token | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')",
+            curl(org)
+        )
+    };
+    let records = &demo.records;
+    println!(
+        "# 5. Sharing at work. Acme's RED record is shared with Safe Harbor only: Safe Harbor reads it (200),"
+    );
+    println!("#    Northwind gets the same 404 as for a record that does not exist:");
+    println!(
+        "{}",
+        token_line("NGO", "safe-harbor", "safe-harbor-analyst")
+    );
+    println!(
+        "{}",
+        token_line("EXCHANGE", "northwind-exchange", "northwind-screening")
+    );
+    println!(
+        "{} -H \"Authorization: Bearer $NGO\" {api}/v1/records/{}",
+        curl("safe-harbor"),
+        records.red_for_safe_harbor
+    );
+    println!(
+        "{} -H \"Authorization: Bearer $EXCHANGE\" {api}/v1/records/{}\n",
+        curl("northwind-exchange"),
+        records.red_for_safe_harbor
+    );
+    println!(
+        "# 6. The hub published the OFAC SDN addresses as TLP:CLEAR sanctions records ({} loaded{}); every partner counts them:",
+        records.ofac_published,
+        if records.ofac_rejected > 0 {
+            format!(", {} lines that are not valid addresses left out", records.ofac_rejected)
+        } else {
+            String::new()
+        }
+    );
+    println!(
+        "{} -H \"Authorization: Bearer $EXCHANGE\" \"{api}/v1/records/count?category=sanctions\"\n",
+        curl("northwind-exchange")
+    );
+    println!("# 7. Export what you may see as CSV (or format=jsonl); the same rules apply:");
+    println!(
+        "{} -H \"Authorization: Bearer $NGO\" \"{api}/v1/records/export?format=csv&category=human_trafficking\"\n",
+        curl("safe-harbor")
+    );
+    println!("# 8. Import a CSV, JSON-lines or OFAC list file as an organization, with a progress bar and a");
+    println!("#    summary (here two lines are stored and a mistyped address is reported; exit status 2):");
+    println!(
+        "tracewire import --demo-org safe-harbor --demo-dir {0} --tlp amber --community anti-trafficking {0}/sample-import.csv\n",
+        dir.display()
     );
     println!("# Operations (plain HTTP, loopback): {0}/healthz {0}/readyz {0}/metrics; API docs: {0}/docs/", demo.ops_url);
 }

@@ -2,6 +2,8 @@
 //! `pki …`, `openapi`. Each subcommand's logic lives in its own module.
 pub mod admin;
 pub mod demo;
+pub mod demo_records;
+pub mod import;
 pub mod pki;
 
 use clap::{Parser, Subcommand};
@@ -38,6 +40,10 @@ pub enum Command {
     /// certificates, three partner organizations and a hub with API clients;
     /// write demo.json; print working curl lines; start the server.
     Demo(demo::DemoArgs),
+    /// Send a CSV, JSON-lines or OFAC list file to a server as your
+    /// organization, in atomic batches, with a progress bar and a summary of
+    /// accepted and rejected lines (exit status 2 when lines were rejected).
+    Import(Box<import::ImportArgs>),
     /// Print the OpenAPI 3.1 document.
     Openapi,
     /// Administer partners on this server's database (organizations,

@@ -191,11 +191,26 @@ fn demo_curl_lines_work_as_printed() {
             .unwrap();
     assert_eq!(demo["organizations"].as_array().unwrap().len(), 4);
 
-    let commands: Vec<&String> = printed
+    let commands: Vec<String> = printed
         .iter()
-        .filter(|l| l.starts_with("curl ") || l.starts_with("TOKEN=") || l.starts_with("ADMIN="))
+        .filter(|l| {
+            [
+                "curl ",
+                "TOKEN=",
+                "ADMIN=",
+                "NGO=",
+                "EXCHANGE=",
+                "tracewire import ",
+            ]
+            .iter()
+            .any(|start| l.starts_with(start))
+        })
+        .map(|l| match l.strip_prefix("tracewire ") {
+            Some(rest) => format!("{BINARY} {rest}; echo \"exit status $?\""),
+            None => l.clone(),
+        })
         .collect();
-    assert_eq!(commands.len(), 6, "{printed:#?}");
+    assert_eq!(commands.len(), 13, "{printed:#?}");
     let mut script = String::from("set -u\n");
     for (i, command) in commands.iter().enumerate() {
         script.push_str(&format!("echo '--- step {i}'\n{command}\necho\n"));
@@ -223,6 +238,43 @@ fn demo_curl_lines_work_as_printed() {
         "{stdout}"
     );
 
+    // The sharing rules, as the demo shows them: Acme's RED record is Safe
+    // Harbor's to read and a plain 404 for Northwind.
+    let red = demo["records"]["red_for_safe_harbor"].as_str().unwrap();
+    assert!(
+        steps[8].contains(&format!("\"id\":\"{red}\"")) && steps[8].contains("\"tlp\":\"red\""),
+        "{stdout}"
+    );
+    assert!(
+        steps[9].contains("urn:tracewire:problem:not-found"),
+        "{stdout}"
+    );
+    assert!(!steps[9].contains(red), "{stdout}");
+    // The OFAC lists: every valid line published, visible to every partner.
+    assert!(steps[10].contains("\"count\":652"), "{stdout}");
+    // Safe Harbor's export holds the RED record but not Northwind's AMBER+STRICT one.
+    let strict = demo["records"]["amber_strict_for_northwind"]
+        .as_str()
+        .unwrap();
+    assert!(
+        steps[11].starts_with("11\nid,kind,chain,address"),
+        "{stdout}"
+    );
+    assert!(
+        steps[11].contains(red) && !steps[11].contains(strict),
+        "{stdout}"
+    );
+    // The import: two lines stored, the mistyped one reported, exit status 2.
+    assert!(
+        steps[12].contains("3 lines, 2 accepted, 1 rejected"),
+        "{stdout}"
+    );
+    assert!(
+        steps[12].contains("sample-import.csv:4: address"),
+        "{stdout}"
+    );
+    assert!(steps[12].contains("exit status 2"), "{stdout}");
+
     // SIGTERM: graceful shutdown, clean exit.
     Command::new("kill")
         .arg("-TERM")
@@ -247,4 +299,10 @@ fn demo_curl_lines_work_as_printed() {
         std::fs::read_to_string(demo_dir.join("pki/ca.pem")).unwrap(),
         ca_before
     );
+    // … and the same records, not a second copy.
+    let demo_again: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(demo_dir.join("demo.json")).unwrap())
+            .unwrap();
+    assert_eq!(demo_again["records"]["red_for_safe_harbor"], red);
+    assert_eq!(demo_again["records"]["ofac_published"], 652);
 }

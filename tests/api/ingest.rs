@@ -277,9 +277,159 @@ async fn exports_page_and_counts_filter(backend: TestBackend) {
         .assert_problem(422, "validation-failed");
 }
 
+/// Runs `tracewire import` (the built binary) against the test server as
+/// `org`, off the test's runtime thread (which also serves the requests).
+async fn run_import(app: &TestApp, org: &TestOrg, args: &[&str]) -> (i32, String) {
+    let dir = app.pki.dir.join(format!("import-{}", org.id));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("ca.pem"), &app.pki.ca.cert_pem).unwrap();
+    std::fs::write(dir.join("cert.pem"), &org.certificate.cert_pem).unwrap();
+    std::fs::write(dir.join("key.pem"), &org.certificate.key_pem).unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tracewire"));
+    command
+        .arg("import")
+        .args(["--url", &app.url("")])
+        .args(["--ca", dir.join("ca.pem").to_str().unwrap()])
+        .args(["--cert", dir.join("cert.pem").to_str().unwrap()])
+        .args(["--key", dir.join("key.pem").to_str().unwrap()])
+        .args(["--client-id", &org.client_id])
+        .args(args);
+    let output = actix_web::rt::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code().unwrap_or(-1), text)
+}
+
+/// `tracewire import` stores every good line once, across batches, reports
+/// each bad line with its reason, and applies the sharing defaults given.
+async fn import_reports_rejected_lines_and_stores_the_rest(backend: TestBackend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.add_org(
+        "acme",
+        OrganizationType::Forensics,
+        "indicators:read indicators:write",
+    );
+    let ngo = app.add_org("ngo", OrganizationType::Ngo, "indicators:read");
+    let other = app.add_org("other", OrganizationType::Exchange, "indicators:read");
+    let dir = tempfile::tempdir().unwrap();
+
+    // JSON lines: 25 good records, two bad ones, in batches of 10.
+    let mut text = String::new();
+    for n in 0..25 {
+        text.push_str(&address(n).to_string());
+        text.push('\n');
+        if n == 7 {
+            text.push_str("{\"kind\":\"address\",\"chain\":\"btc\",\"address\":\"1BoatSLRHtKNngkdXEeobR76b53LETtpyX\"}\n");
+        }
+        if n == 17 {
+            text.push_str("not json\n");
+        }
+    }
+    let file = dir.path().join("case.jsonl");
+    std::fs::write(&file, text).unwrap();
+    let rejects = dir.path().join("rejects.tsv");
+    let (status, output) = run_import(
+        &app,
+        &acme,
+        &[
+            file.to_str().unwrap(),
+            "--batch-size",
+            "10",
+            "--rejects",
+            rejects.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert_eq!(status, 2, "{output}");
+    assert!(
+        output.contains("27 lines, 25 accepted, 2 rejected"),
+        "{output}"
+    );
+    let rejected = std::fs::read_to_string(&rejects).unwrap();
+    assert!(
+        rejected.contains("case.jsonl:9\taddress: bad base58check checksum"),
+        "{rejected}"
+    );
+    assert!(rejected.contains("case.jsonl:20\tnot JSON"), "{rejected}");
+    let token = app.token(&acme).await;
+    assert_eq!(own_record_count(&app, &acme, &token).await, 25);
+
+    // CSV with sharing defaults: shared with the NGO only, at AMBER.
+    let csv_file = dir.path().join("few.csv");
+    std::fs::write(
+        &csv_file,
+        "address,chain,categories\n0x00000000000000000000000000000000000000c1,eth,scam;fraud\n",
+    )
+    .unwrap();
+    let (status, output) = run_import(
+        &app,
+        &acme,
+        &[
+            csv_file.to_str().unwrap(),
+            "--tlp",
+            "amber",
+            "--share-with",
+            "ngo",
+        ],
+    )
+    .await;
+    assert_eq!(status, 0, "{output}");
+    assert!(
+        output.contains("1 lines, 1 accepted, 0 rejected"),
+        "{output}"
+    );
+    let find = "/v1/records?address=0x00000000000000000000000000000000000000C1";
+    let ngo_token = app.token(&ngo).await;
+    let seen = app.get(&ngo, find, Some(&ngo_token)).await;
+    assert_eq!(seen.body["items"][0]["tlp"], "amber", "{}", seen.body);
+    assert_eq!(
+        seen.body["items"][0]["categories"],
+        json!(["scam", "fraud"])
+    );
+    let other_token = app.token(&other).await;
+    let unseen = app.get(&other, find, Some(&other_token)).await;
+    assert_eq!(unseen.body["items"], json!([]));
+
+    // The OFAC lists (a directory): every valid line as a CLEAR sanctions record.
+    let ofac =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo-data/ofac-sdn-addresses");
+    let (status, output) = run_import(
+        &app,
+        &acme,
+        &[ofac.to_str().unwrap(), "--batch-size", "500"],
+    )
+    .await;
+    assert_eq!(status, 2, "{output}");
+    assert!(
+        output.contains("654 lines, 652 accepted, 2 rejected"),
+        "{output}"
+    );
+    let count = app
+        .get(
+            &other,
+            "/v1/records/count?category=sanctions&tlp=clear",
+            Some(&other_token),
+        )
+        .await;
+    assert_eq!(count.body["count"], 652);
+
+    // A file that names an unknown column is refused as a whole, by name.
+    let bad_csv = dir.path().join("bad.csv");
+    std::fs::write(&bad_csv, "adress\n0xabc\n").unwrap();
+    let (status, output) = run_import(&app, &acme, &[bad_csv.to_str().unwrap()]).await;
+    assert_eq!(status, 2, "{output}");
+    assert!(output.contains("unknown column \"adress\""), "{output}");
+}
+
 crate::on_both_backends!(
     idempotency_key_makes_a_retry_safe,
     concurrent_retries_store_once,
     minimal_answer_has_ids_only,
     exports_page_and_counts_filter,
+    import_reports_rejected_lines_and_stores_the_rest,
 );
