@@ -26,6 +26,7 @@ pub mod openapi;
 pub mod partners;
 pub mod pki;
 pub mod records;
+pub mod screening;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

@@ -45,6 +45,8 @@ Errors are RFC 9457 problem documents with a stable `type` (`urn:tracewire:probl
         crate::api::records::list_revisions,
         crate::api::records::list_relationships,
         crate::api::records::get_attribution,
+        crate::api::screening::screen_one,
+        crate::api::screening::screen_many,
         crate::api::ops::healthz,
         crate::api::ops::readyz,
         crate::api::ops::metrics,
@@ -53,6 +55,7 @@ Errors are RFC 9457 problem documents with a stable `type` (`urn:tracewire:probl
     tags(
         (name = "auth", description = "Tokens and identity"),
         (name = "records", description = "Intelligence records: addresses, wallets, entities, relationships"),
+        (name = "screening", description = "Address screening for exchanges: single and bulk lookups"),
         (name = "admin", description = "Partner administration (admin scope, hub organization only)"),
         (name = "operations", description = "Served on the operations listener, not the API listener"),
     )

@@ -6,6 +6,7 @@ pub mod docs;
 pub mod oauth;
 pub mod ops;
 pub mod records;
+pub mod screening;
 pub mod whoami;
 
 use crate::error::{problem_for_status, ApiError, PROBLEM_CONTENT_TYPE};
@@ -76,7 +77,8 @@ pub fn configure_api(cfg: &mut web::ServiceConfig) {
             .service(oauth::token)
             .service(whoami::whoami)
             .configure(admin::configure)
-            .configure(records::configure),
+            .configure(records::configure)
+            .configure(screening::configure),
     )
     .service(oauth::jwks)
     .configure(docs::configure)

@@ -971,6 +971,31 @@ fn outgoing(
         .collect())
 }
 
+/// The wallets an address belongs to and the entities it or its wallets
+/// are attributed to, through what `reader` may see.
+pub(crate) fn walk_from_address(
+    conn: &mut DbConnection,
+    reader: &Reader,
+    id: &str,
+) -> Result<(Vec<LinkedRecord>, Vec<LinkedRecord>), RecordError> {
+    let wallets = outgoing(conn, reader, id, Relation::MemberOf)?;
+    let mut entities = outgoing(conn, reader, id, Relation::AttributedTo)?;
+    for wallet in &wallets {
+        entities.extend(outgoing(
+            conn,
+            reader,
+            &wallet.record.content.id,
+            Relation::AttributedTo,
+        )?);
+    }
+    Ok((wallets, entities))
+}
+
+/// A stored row as `reader` sees it (the caller has checked visibility).
+pub(crate) fn present_visible(row: RecordRow, reader: &Reader) -> Result<RecordView, RecordError> {
+    present(row, reader)
+}
+
 fn read_attribution(
     conn: &mut DbConnection,
     reader: &Reader,
@@ -980,18 +1005,7 @@ fn read_attribution(
     let mut wallets = Vec::new();
     let mut entities = Vec::new();
     match record.content.kind {
-        RecordKind::Address => {
-            wallets = outgoing(conn, reader, id, Relation::MemberOf)?;
-            entities = outgoing(conn, reader, id, Relation::AttributedTo)?;
-            for wallet in &wallets {
-                entities.extend(outgoing(
-                    conn,
-                    reader,
-                    &wallet.record.content.id,
-                    Relation::AttributedTo,
-                )?);
-            }
-        }
+        RecordKind::Address => (wallets, entities) = walk_from_address(conn, reader, id)?,
         RecordKind::Wallet => entities = outgoing(conn, reader, id, Relation::AttributedTo)?,
         RecordKind::Entity | RecordKind::Relationship => {}
     }

@@ -256,6 +256,42 @@ fn matching<'a>(reader: &Reader, filter: &RecordFilter) -> BoxedRecords<'a> {
     query
 }
 
+/// Unrevoked address records `reader` may see whose link key is one of `keys`.
+pub fn visible_addresses(
+    conn: &mut DbConnection,
+    reader: &Reader,
+    keys: &[String],
+) -> StorageResult<Vec<RecordRow>> {
+    let mut rows = Vec::new();
+    for chunk in keys.chunks(INSERT_CHUNK) {
+        rows.extend(
+            visible_to(records::table.into_boxed(), reader)
+                .filter(records::link_key.eq_any(chunk))
+                .filter(records::kind.eq("address"))
+                .filter(records::revoked.eq(false))
+                .order(records::id)
+                .select(RecordRow::as_select())
+                .load(conn)?,
+        );
+    }
+    Ok(rows)
+}
+
+/// Which of `ids` are the `from` end of some relationship.
+pub fn with_outgoing_links(conn: &mut DbConnection, ids: &[String]) -> StorageResult<Vec<String>> {
+    let mut found = Vec::new();
+    for chunk in ids.chunks(INSERT_CHUNK) {
+        found.extend(
+            record_links::table
+                .filter(record_links::from_id.eq_any(chunk))
+                .select(record_links::from_id)
+                .distinct()
+                .load::<String>(conn)?,
+        );
+    }
+    Ok(found)
+}
+
 /// Ids of existing records among `ids` (for relationship endpoints).
 pub fn existing(
     conn: &mut DbConnection,

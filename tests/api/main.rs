@@ -14,6 +14,7 @@ mod ingest;
 mod operations;
 mod partner_issuers;
 mod records;
+mod screening;
 mod storage;
 mod tls;
 mod tokens;

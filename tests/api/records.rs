@@ -6,21 +6,21 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use tracewire::domain::{CommunityId, OrganizationId, OrganizationType};
 
-struct World {
-    app: TestApp,
+pub struct World {
+    pub app: TestApp,
     /// Source of the records.
-    acme: TestOrg,
+    pub acme: TestOrg,
     /// Named recipient.
-    ngo: TestOrg,
+    pub ngo: TestOrg,
     /// Member of the community `at`.
-    member: TestOrg,
+    pub member: TestOrg,
     /// A partner nothing is shared with (member of another community).
-    exchange: TestOrg,
+    pub exchange: TestOrg,
     /// The hub administrator.
-    hub: TestOrg,
+    pub hub: TestOrg,
 }
 
-async fn world(backend: TestBackend) -> World {
+pub async fn world(backend: TestBackend) -> World {
     let app = TestApp::spawn(backend).await;
     let all = "indicators:read indicators:write";
     let acme = app.add_org("acme", OrganizationType::Forensics, all);
@@ -51,7 +51,7 @@ async fn world(backend: TestBackend) -> World {
     }
 }
 
-fn address_record(address: &str, tlp: &str, audience: Value) -> Value {
+pub fn address_record(address: &str, tlp: &str, audience: Value) -> Value {
     json!({
         "kind": "address", "chain": "eth", "address": address,
         "categories": ["human_trafficking"], "confidence": 80,
@@ -60,11 +60,11 @@ fn address_record(address: &str, tlp: &str, audience: Value) -> Value {
 }
 
 /// A valid, distinct EVM address for record `n`.
-fn evm(n: usize) -> String {
+pub fn evm(n: usize) -> String {
     format!("0x{:040x}", 0xdead_0000_u64 + n as u64)
 }
 
-async fn create(app: &TestApp, org: &TestOrg, items: Vec<Value>) -> crate::helpers::Reply {
+pub async fn create(app: &TestApp, org: &TestOrg, items: Vec<Value>) -> crate::helpers::Reply {
     let token = app.token(org).await;
     app.send_json(
         org,

@@ -89,3 +89,37 @@ pub fn parse_asset_address(ticker: &str, input: &str) -> Result<ChainAddress, Ad
         None => Err(AddressError::UnknownAsset(ticker.trim().to_string())),
     }
 }
+
+/// The forms an address may take for a lookup: on `chain` (a chain id,
+/// alias or asset ticker) when given, otherwise on every chain where it is
+/// valid (a legacy `1…` address is both a Bitcoin and a Bitcoin Cash
+/// address, an `0x…` address is valid on every EVM chain). Screening
+/// matches all of them, so leaving out the chain never hides a match.
+pub fn lookup_forms(chain: Option<&str>, input: &str) -> Result<Vec<ChainAddress>, String> {
+    match chain.map(str::trim).filter(|c| !c.is_empty()) {
+        Some(name) => {
+            let parsed = match Chain::parse(name) {
+                Some(chain) => ChainAddress::parse(chain, input),
+                None if asset_chains(name).is_some() => parse_asset_address(name, input),
+                None => return Err(format!("unknown chain or asset {name:?}")),
+            };
+            parsed.map(|a| vec![a]).map_err(|e| e.to_string())
+        }
+        None => {
+            let forms: Vec<ChainAddress> = Chain::ALL
+                .iter()
+                .filter_map(|&c| ChainAddress::parse(c, input).ok())
+                .collect();
+            if forms.is_empty() {
+                let hint = if asset_chains(input).is_some() {
+                    " (that is an asset ticker, not an address)"
+                } else {
+                    ""
+                };
+                Err(format!("not a valid address on any supported chain{hint}"))
+            } else {
+                Ok(forms)
+            }
+        }
+    }
+}

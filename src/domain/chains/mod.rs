@@ -18,5 +18,5 @@ mod encoding;
 mod formats;
 
 pub use address::{AddressError, AddressExtra, AddressKind, ChainAddress};
-pub use asset::{asset_chains, parse_asset_address};
+pub use asset::{asset_chains, lookup_forms, parse_asset_address};
 pub use chain::{Chain, Family};

@@ -1,0 +1,222 @@
+//! Screening: is this address known, and what may the caller see about it?
+//!
+//! Exchanges screen every deposit and withdrawal address, one at a time or
+//! 10,000 per call. Each address is parsed into its lookup forms (see
+//! [`crate::domain::chains::lookup_forms`]) and matched by link key, so the
+//! same address typed another way (case, prefix, EVM chain, TRON/EVM, BCH
+//! legacy/cashaddr) still matches. Only records the caller may read count
+//! toward any field of the answer: the SQL filter is the same sharing rule
+//! as every other read, and wallets and entities are reached only through
+//! relationships the caller may see.
+use crate::access::Reader;
+use crate::audit::{self, AuditEvent};
+use crate::auth::Caller;
+use crate::domain::chains::lookup_forms;
+use crate::domain::Category;
+use crate::error::FieldError;
+use crate::records::{self, LinkedRecord, RecordError, RecordView};
+use crate::storage::records as store;
+use crate::storage::DbConnection;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use utoipa::ToSchema;
+
+/// The most addresses one bulk screening request may carry.
+pub const MAX_SCREEN_BATCH: usize = 10_000;
+
+/// One address to screen.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScreenItem {
+    /// Chain id, alias or asset ticker; leave it out to match the address on
+    /// every chain where it is valid.
+    #[serde(default)]
+    pub chain: Option<String>,
+    pub address: String,
+}
+
+/// An address as tracewire stores it, and the chains where it has this form.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AddressForm {
+    pub chains: Vec<String>,
+    pub address: String,
+}
+
+/// What the caller may see about one screened address.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ScreenResult {
+    /// The address as sent.
+    pub input: String,
+    /// The chain as sent, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<String>,
+    /// The canonical forms it was matched in (empty when it is not valid).
+    pub forms: Vec<AddressForm>,
+    /// Whether any record you may see matches.
+    pub matched: bool,
+    /// The matching address records you may see (unrevoked).
+    pub records: Vec<RecordView>,
+    /// Wallets the address belongs to, through relationships you may see.
+    pub wallets: Vec<LinkedRecord>,
+    /// Entities the address or its wallets are attributed to, likewise.
+    pub entities: Vec<LinkedRecord>,
+    /// Categories of the matching records, wallets and entities.
+    pub categories: Vec<Category>,
+    /// The highest confidence among the matching address records.
+    pub highest_confidence: Option<u8>,
+    /// Source organizations of the records shown (anonymous sources left out).
+    pub sources: Vec<String>,
+    /// Why the address could not be screened (bulk screening only; the
+    /// other items are answered normally).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<FieldError>,
+}
+
+impl ScreenResult {
+    fn empty(item: &ScreenItem) -> ScreenResult {
+        ScreenResult {
+            input: item.address.clone(),
+            chain: item.chain.clone(),
+            forms: Vec::new(),
+            matched: false,
+            records: Vec::new(),
+            wallets: Vec::new(),
+            entities: Vec::new(),
+            categories: Vec::new(),
+            highest_confidence: None,
+            sources: Vec::new(),
+            error: None,
+        }
+    }
+}
+
+/// Screens `items` for `caller`. Invalid items get their `error` and do not
+/// fail the others. The request is audited once, with every record shown.
+pub fn screen(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    items: &[ScreenItem],
+) -> Result<Vec<ScreenResult>, RecordError> {
+    let reader = records::reader_for(conn, &caller.organization)?;
+    let results = screen_for(conn, &reader, items)?;
+    let mut shown: Vec<String> = Vec::new();
+    for result in &results {
+        shown.extend(result.records.iter().map(|r| r.content.id.clone()));
+        for linked in result.wallets.iter().chain(&result.entities) {
+            shown.push(linked.relationship.content.id.clone());
+            shown.push(linked.record.content.id.clone());
+        }
+    }
+    shown.sort();
+    shown.dedup();
+    let matched = results.iter().filter(|r| r.matched).count();
+    audit::record(
+        conn,
+        caller,
+        AuditEvent {
+            action: "screen",
+            record_ids: shown,
+            result_count: matched,
+            detail: json!({ "items": items.len(), "matched": matched }),
+        },
+    )?;
+    Ok(results)
+}
+
+fn screen_for(
+    conn: &mut DbConnection,
+    reader: &Reader,
+    items: &[ScreenItem],
+) -> Result<Vec<ScreenResult>, RecordError> {
+    // Parse every item into its forms and link keys.
+    let mut results: Vec<ScreenResult> = items.iter().map(ScreenResult::empty).collect();
+    let mut keys_of: Vec<Vec<String>> = Vec::with_capacity(items.len());
+    let mut all_keys: BTreeSet<String> = BTreeSet::new();
+    for (index, (item, result)) in items.iter().zip(results.iter_mut()).enumerate() {
+        match lookup_forms(item.chain.as_deref(), &item.address) {
+            Ok(forms) => {
+                let mut by_form: BTreeMap<String, Vec<String>> = BTreeMap::new();
+                let mut keys = Vec::new();
+                for form in &forms {
+                    by_form
+                        .entry(form.canonical().to_owned())
+                        .or_default()
+                        .push(form.chain().id().to_owned());
+                    keys.extend(form.link_keys());
+                }
+                keys.sort();
+                keys.dedup();
+                result.forms = by_form
+                    .into_iter()
+                    .map(|(address, chains)| AddressForm { chains, address })
+                    .collect();
+                all_keys.extend(keys.iter().cloned());
+                keys_of.push(keys);
+            }
+            Err(message) => {
+                result.error = Some(FieldError {
+                    index: Some(index),
+                    field: "address".into(),
+                    message,
+                });
+                keys_of.push(Vec::new());
+            }
+        }
+    }
+
+    // One query for every visible match, then walks only where links exist.
+    let keys: Vec<String> = all_keys.into_iter().collect();
+    let rows = store::visible_addresses(conn, reader, &keys)?;
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let linked: HashSet<String> = store::with_outgoing_links(conn, &ids)?
+        .into_iter()
+        .collect();
+    let mut by_key: BTreeMap<String, Vec<RecordView>> = BTreeMap::new();
+    for row in rows {
+        let key = row.link_key.clone().unwrap_or_default();
+        by_key
+            .entry(key)
+            .or_default()
+            .push(records::present_visible(row, reader)?);
+    }
+
+    for (result, keys) in results.iter_mut().zip(&keys_of) {
+        for key in keys {
+            if let Some(found) = by_key.get(key) {
+                result.records.extend(found.iter().cloned());
+            }
+        }
+        for record in result.records.clone() {
+            if linked.contains(&record.content.id) {
+                let (wallets, entities) =
+                    records::walk_from_address(conn, reader, &record.content.id)?;
+                result.wallets.extend(wallets);
+                result.entities.extend(entities);
+            }
+        }
+        summarize(result);
+    }
+    Ok(results)
+}
+
+/// Fills the derived fields from what the result shows.
+fn summarize(result: &mut ScreenResult) {
+    result.matched = !result.records.is_empty();
+    let mut categories = BTreeSet::new();
+    let mut sources = BTreeSet::new();
+    let linked = result
+        .wallets
+        .iter()
+        .chain(&result.entities)
+        .map(|l| &l.record);
+    for record in result.records.iter().chain(linked) {
+        categories.extend(record.content.categories.iter().copied());
+        if let Some(source) = &record.content.provenance.source_organization {
+            sources.insert(source.clone());
+        }
+    }
+    result.categories = categories.into_iter().collect();
+    result.sources = sources.into_iter().collect();
+    result.highest_confidence = result.records.iter().map(|r| r.content.confidence).max();
+}
