@@ -46,6 +46,7 @@ Errors are RFC 9457 problem documents with a stable `type` (`urn:tracewire:probl
         crate::api::records::list_relationships,
         crate::api::records::get_attribution,
         crate::api::screening::screen_one,
+        crate::api::changes::list_changes,
         crate::api::screening::screen_many,
         crate::api::ops::healthz,
         crate::api::ops::readyz,

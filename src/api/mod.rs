@@ -2,6 +2,7 @@
 //! logging, metrics) and the conversion of every stray error into a problem
 //! document. Handlers live in one module per resource and stay thin.
 pub mod admin;
+pub mod changes;
 pub mod docs;
 pub mod oauth;
 pub mod ops;
@@ -78,7 +79,8 @@ pub fn configure_api(cfg: &mut web::ServiceConfig) {
             .service(whoami::whoami)
             .configure(admin::configure)
             .configure(records::configure)
-            .configure(screening::configure),
+            .configure(screening::configure)
+            .configure(changes::configure),
     )
     .service(oauth::jwks)
     .configure(docs::configure)

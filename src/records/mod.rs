@@ -2,6 +2,7 @@
 //! storing batches atomically, and reading them back through the sharing
 //! rule. Handlers in `crate::api::records` stay thin around these functions.
 pub mod export;
+pub mod feed;
 mod input;
 mod view;
 
@@ -15,7 +16,7 @@ use crate::domain::{
     Attribution, Audience, CommunityId, OrganizationId, RecordKind, Relation, Sharing, Tlp,
 };
 use crate::error::FieldError;
-use crate::storage::changes::{self as feed, NewChange};
+use crate::storage::changes::{self as change_log, NewChange};
 use crate::storage::records::{
     self as store, AudienceRow, LinkRow, NewRecordRows, RecordFilter, RecordRow, RevisionRow,
 };
@@ -204,7 +205,7 @@ fn store_batch(
     }
 
     conn.transaction(|conn| {
-        feed::lock_for_write(conn)?;
+        change_log::lock_for_write(conn)?;
         let reader = reader_for(conn, &caller.organization)?;
         check_references(conn, &reader, &parsed)?;
         let received_at = now();
@@ -242,10 +243,10 @@ fn store_batch(
             .map(|id| NewChange {
                 record_id: id,
                 revision: 1,
-                event: feed::EVENT_REVISION,
+                event: change_log::EVENT_REVISION,
             })
             .collect();
-        feed::append(conn, &events, received_at)?;
+        change_log::append(conn, &events, received_at)?;
         if let Some(key) = idempotency {
             use crate::storage::idempotency::{self as keys, IdempotencyRow};
             keys::purge_before(conn, received_at - IDEMPOTENCY_WINDOW)?;
@@ -570,12 +571,12 @@ fn write_revision(
         record_id: &rows.record.id,
         revision: rows.revision.revision,
         event: if rows.record.revoked {
-            feed::EVENT_REVOCATION
+            change_log::EVENT_REVOCATION
         } else {
-            feed::EVENT_REVISION
+            change_log::EVENT_REVISION
         },
     };
-    feed::append(conn, &[event], received_at)?;
+    change_log::append(conn, &[event], received_at)?;
     Ok(RecordView {
         content,
         content_hash: hash,
@@ -605,7 +606,7 @@ pub fn update(
         .map_err(|e| RecordError::Validation(vec![FieldError::new("body", e.to_string())]))?;
     let parsed = input.parse(0).map_err(without_index)?;
     conn.transaction(|conn| {
-        feed::lock_for_write(conn)?;
+        change_log::lock_for_write(conn)?;
         let current = owned_record(conn, caller, id)?;
         if parsed.body.kind().as_str() != current.kind {
             return Err(RecordError::Validation(vec![FieldError::new(
@@ -636,7 +637,7 @@ pub fn revoke(
     id: &str,
 ) -> Result<RecordView, RecordError> {
     conn.transaction(|conn| {
-        feed::lock_for_write(conn)?;
+        change_log::lock_for_write(conn)?;
         let current = owned_record(conn, caller, id)?;
         let mut content = parse_content(id, &current.body)?;
         if content.revoked {

@@ -382,6 +382,34 @@ pub fn first_revisions(conn: &mut DbConnection, ids: &[String]) -> StorageResult
     Ok(rows)
 }
 
+/// Every revision of each of `ids`.
+pub fn revisions_of(conn: &mut DbConnection, ids: &[String]) -> StorageResult<Vec<RevisionRow>> {
+    let mut rows = Vec::new();
+    for chunk in ids.chunks(INSERT_CHUNK) {
+        rows.extend(
+            record_revisions::table
+                .filter(record_revisions::record_id.eq_any(chunk))
+                .select(RevisionRow::as_select())
+                .load(conn)?,
+        );
+    }
+    Ok(rows)
+}
+
+/// The source organization of each of `ids`.
+pub fn sources_of(conn: &mut DbConnection, ids: &[String]) -> StorageResult<Vec<(String, String)>> {
+    let mut rows = Vec::new();
+    for chunk in ids.chunks(INSERT_CHUNK) {
+        rows.extend(
+            records::table
+                .filter(records::id.eq_any(chunk))
+                .select((records::id, records::source_org))
+                .load::<(String, String)>(conn)?,
+        );
+    }
+    Ok(rows)
+}
+
 /// The relationships with `record_id` at either end.
 pub fn links_touching(conn: &mut DbConnection, record_id: &str) -> StorageResult<Vec<LinkRow>> {
     Ok(record_links::table

@@ -8,6 +8,7 @@ mod helpers;
 
 mod admin;
 mod audit;
+mod changes;
 mod cli;
 mod errors;
 mod ingest;

@@ -1,0 +1,237 @@
+//! The change feed: in order, never skipping, and only what the reader may see.
+use crate::helpers::{TestApp, TestBackend, TestOrg};
+use crate::records::{address_record, create, evm, world};
+use awc::http::Method;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+/// Follows the feed from `after` to its end; returns the events and the last cursor.
+async fn follow(
+    app: &TestApp,
+    org: &TestOrg,
+    token: &str,
+    mut after: String,
+    limit: usize,
+) -> (Vec<Value>, String) {
+    let mut events = Vec::new();
+    loop {
+        let page = app
+            .get(
+                org,
+                &format!("/v1/changes?after={after}&limit={limit}"),
+                Some(token),
+            )
+            .await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let items = page.body["items"].as_array().unwrap().clone();
+        assert!(items.len() <= limit);
+        let next = page.body["next"].as_str().unwrap().to_owned();
+        if items.is_empty() && next == after {
+            return (events, after);
+        }
+        events.extend(items);
+        after = next;
+    }
+}
+
+/// Each reader sees the revisions it could read under their own sharing, in
+/// order; a widened record appears at its new revision; revocations are tombstones.
+async fn the_feed_shows_each_reader_what_it_may_see(backend: TestBackend) {
+    let w = world(backend).await;
+    let created = create(
+        &w.app,
+        &w.acme,
+        vec![
+            address_record(&evm(1), "green", json!({})),
+            address_record(&evm(2), "red", json!({"organizations": ["ngo"]})),
+            address_record(&evm(3), "amber", json!({"communities": ["at"]})),
+        ],
+    )
+    .await;
+    let ids: Vec<String> = created.body["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    let token = w.app.token(&w.acme).await;
+    // The RED record is widened to GREEN (revision 2), the GREEN one revoked (revision 2).
+    let widened = w
+        .app
+        .send_json(
+            &w.acme,
+            Method::PUT,
+            &format!("/v1/records/{}", ids[1]),
+            &token,
+            address_record(&evm(2), "green", json!({})),
+        )
+        .await;
+    assert_eq!(widened.status, 200, "{}", widened.body);
+    let revoked = w
+        .app
+        .send_json(
+            &w.acme,
+            Method::POST,
+            &format!("/v1/records/{}/revoke", ids[0]),
+            &token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(revoked.status, 200, "{}", revoked.body);
+
+    let expected = |reader: &str| -> Vec<(String, i64, &'static str)> {
+        let mut list = vec![(ids[0].clone(), 1, "revision")];
+        if reader == "acme" || reader == "ngo" {
+            list.push((ids[1].clone(), 1, "revision"));
+        }
+        if reader == "acme" || reader == "member" {
+            list.push((ids[2].clone(), 1, "revision"));
+        }
+        list.push((ids[1].clone(), 2, "revision"));
+        list.push((ids[0].clone(), 2, "revocation"));
+        list
+    };
+    for reader in [&w.acme, &w.ngo, &w.member, &w.exchange, &w.hub] {
+        let reader_token = w.app.token(reader).await;
+        let (events, _) = follow(&w.app, reader, &reader_token, "0".into(), 2).await;
+        let got: Vec<(String, i64, &str)> = events
+            .iter()
+            .map(|e| {
+                (
+                    e["record_id"].as_str().unwrap().to_owned(),
+                    e["revision"].as_i64().unwrap(),
+                    if e["event"] == "revocation" {
+                        "revocation"
+                    } else {
+                        "revision"
+                    },
+                )
+            })
+            .collect();
+        assert_eq!(got, expected(&reader.id), "{}", reader.id);
+        for event in &events {
+            if event["event"] == "revocation" {
+                assert!(event.get("record").is_none(), "tombstone: {event}");
+            } else {
+                assert_eq!(event["record"]["id"], event["record_id"]);
+                assert!(event["content_hash"].as_str().unwrap().len() == 64);
+            }
+        }
+    }
+    let bad = w
+        .app
+        .get(
+            &w.ngo,
+            "/v1/changes?after=abc",
+            Some(&w.app.token(&w.ngo).await),
+        )
+        .await;
+    bad.assert_problem(422, "validation-failed");
+}
+
+/// Many writers commit concurrently while a reader follows the cursor: at
+/// the end the reader has seen every event exactly once, in cursor order.
+async fn a_follower_never_misses_an_event_under_concurrent_writes(backend: TestBackend) {
+    let app = TestApp::spawn(backend).await;
+    let all = "indicators:read indicators:write";
+    let writers: Vec<TestOrg> = (0..6)
+        .map(|i| {
+            app.add_org(
+                &format!("writer-{i}"),
+                tracewire::domain::OrganizationType::Forensics,
+                all,
+            )
+        })
+        .collect();
+    let reader = app.add_org(
+        "reader",
+        tracewire::domain::OrganizationType::Exchange,
+        "indicators:read",
+    );
+    let reader_token = app.token(&reader).await;
+    let done = std::cell::Cell::new(false);
+
+    let write_all = async {
+        let jobs = writers.iter().enumerate().map(|(w, org)| {
+            let app = &app;
+            async move {
+                let token = app.token(org).await;
+                let mut ids = Vec::new();
+                for batch in 0..12 {
+                    let items: Vec<Value> = (0..3)
+                        .map(|i| {
+                            address_record(
+                                &evm(100_000 * (w + 1) + batch * 10 + i),
+                                "green",
+                                json!({}),
+                            )
+                        })
+                        .collect();
+                    let reply = app
+                        .send_json(
+                            org,
+                            Method::POST,
+                            "/v1/records",
+                            &token,
+                            json!({ "items": items }),
+                        )
+                        .await;
+                    assert_eq!(reply.status, 201, "{}", reply.body);
+                    ids.extend(
+                        reply.body["ids"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|v| v.as_str().unwrap().to_owned()),
+                    );
+                }
+                ids
+            }
+        });
+        let ids: Vec<String> = futures_util::future::join_all(jobs)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        done.set(true);
+        ids
+    };
+    let read_all = async {
+        let mut seen = Vec::new();
+        let mut after = "0".to_owned();
+        loop {
+            let finished = done.get();
+            let (events, next) = follow(&app, &reader, &reader_token, after.clone(), 7).await;
+            seen.extend(events);
+            after = next;
+            if finished {
+                return seen;
+            }
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    };
+    let (written, seen) = futures_util::future::join(write_all, read_all).await;
+
+    let cursors: Vec<i64> = seen
+        .iter()
+        .map(|e| e["cursor"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        cursors.windows(2).all(|p| p[0] < p[1]),
+        "cursors strictly increase"
+    );
+    let seen_ids: Vec<String> = seen
+        .iter()
+        .map(|e| e["record_id"].as_str().unwrap().to_owned())
+        .collect();
+    let unique: BTreeSet<&String> = seen_ids.iter().collect();
+    assert_eq!(unique.len(), seen_ids.len(), "no event twice");
+    let expected: BTreeSet<&String> = written.iter().collect();
+    assert_eq!(written.len(), 6 * 12 * 3);
+    assert_eq!(unique, expected, "every event seen");
+}
+
+crate::on_both_backends!(
+    the_feed_shows_each_reader_what_it_may_see,
+    a_follower_never_misses_an_event_under_concurrent_writes,
+);
