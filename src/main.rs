@@ -13,6 +13,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Pki(pki) => tracewire::cli::pki::run(pki),
+        Command::Bench(command) => tracewire::cli::bench::run(command).await,
         Command::Import(args) => {
             let summary = tracewire::cli::import::run(*args).await?;
             if !summary.rejected.is_empty() {

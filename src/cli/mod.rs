@@ -1,6 +1,7 @@
 //! The `tracewire` command line: `serve`, `migrate`, `demo`, `admin …`,
 //! `pki …`, `openapi`. Each subcommand's logic lives in its own module.
 pub mod admin;
+pub mod bench;
 pub mod demo;
 pub mod demo_records;
 pub mod import;
@@ -44,6 +45,10 @@ pub enum Command {
     /// organization, in atomic batches, with a progress bar and a summary of
     /// accepted and rejected lines (exit status 2 when lines were rejected).
     Import(Box<import::ImportArgs>),
+    /// Measure a running server over mutual TLS + JWT: ingest, single
+    /// lookups beside GET /v1/whoami, bulk screening (see BENCHMARKS.md).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
     /// Print the OpenAPI 3.1 document.
     Openapi,
     /// Administer partners on this server's database (organizations,
