@@ -36,16 +36,39 @@ fn entry_hash(row: &AuditRow) -> String {
     hex::encode(hasher.finalize())
 }
 
-/// Appends an entry for `caller` (inside the caller's transaction, if any).
+/// Appends an entry for `caller` (inside the caller's transaction, if any:
+/// a write's entry commits with the write).
 pub fn record(
     conn: &mut DbConnection,
     caller: &Caller,
     event: AuditEvent,
 ) -> Result<(), StorageError> {
+    append(conn, caller, event, false)
+}
+
+/// Appends the entry of a read, in its own transaction (call it outside any
+/// transaction). On PostgreSQL its commit does not wait for the WAL flush
+/// (`synchronous_commit = off` for this transaction only): the entry is
+/// still chained and written, but a crash in the next fraction of a second
+/// can lose the last read entries, never a write's.
+pub fn record_read(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    event: AuditEvent,
+) -> Result<(), StorageError> {
+    append(conn, caller, event, true)
+}
+
+fn append(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    event: AuditEvent,
+    relaxed: bool,
+) -> Result<(), StorageError> {
     let at = now();
     let record_ids = serde_json::to_string(&event.record_ids).unwrap_or_else(|_| "[]".into());
     let detail = event.detail.to_string();
-    audit::append(conn, |seq, prev_hash| {
+    audit::append(conn, relaxed, |seq, prev_hash| {
         let mut row = AuditRow {
             seq,
             at,

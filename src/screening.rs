@@ -111,7 +111,7 @@ pub fn screen(
     shown.sort();
     shown.dedup();
     let matched = results.iter().filter(|r| r.matched).count();
-    audit::record(
+    audit::record_read(
         conn,
         caller,
         AuditEvent {

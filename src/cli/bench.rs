@@ -255,8 +255,10 @@ async fn lookup(args: LookupArgs) -> anyhow::Result<()> {
     });
     // Warm up both paths (connections, caches).
     closed_loop(client.clone(), args.connections, 2, screen.clone()).await?;
-    let (floor, floor_lat, _) = closed_loop(client.clone(), args.connections, args.seconds, whoami).await?;
-    let (rate, lat, hits) = closed_loop(client.clone(), args.connections, args.seconds, screen).await?;
+    let (floor, floor_lat, _) =
+        closed_loop(client.clone(), args.connections, args.seconds, whoami).await?;
+    let (rate, lat, hits) =
+        closed_loop(client.clone(), args.connections, args.seconds, screen).await?;
     println!(
         "whoami: {floor:.0} req/s, p50 {:.2} ms, p99 {:.2} ms ({} connections, {} s)",
         ms(percentile(&floor_lat, 0.5)),
@@ -288,7 +290,9 @@ async fn screen(args: ScreenArgs) -> anyhow::Result<()> {
             .collect();
         let body = json!({ "items": items });
         let sent = Instant::now();
-        let reply = client.send(Method::POST, "/v1/screen", &[], Some(&body)).await?;
+        let reply = client
+            .send(Method::POST, "/v1/screen", &[], Some(&body))
+            .await?;
         if reply.status != StatusCode::OK {
             bail!("screen: {} {}", reply.status, reply.body);
         }
@@ -328,7 +332,10 @@ mod tests {
         for n in 0..200 {
             let (chain, address) = synthetic_address(n);
             let chain = Chain::parse(chain).unwrap();
-            assert!(ChainAddress::parse(chain, &address).is_ok(), "{n}: {address}");
+            assert!(
+                ChainAddress::parse(chain, &address).is_ok(),
+                "{n}: {address}"
+            );
         }
         assert_ne!(synthetic_address(1), synthetic_address(2));
     }

@@ -142,7 +142,7 @@ pub fn changes(
 ) -> Result<ChangePage, RecordError> {
     let reader = reader_for(conn, &caller.organization)?;
     let page = read_changes(conn, &reader, after, limit)?;
-    audit::record(
+    audit::record_read(
         conn,
         caller,
         AuditEvent {

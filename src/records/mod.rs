@@ -751,7 +751,7 @@ fn audit_read<T>(
         Err(_) => Vec::new(),
     };
     let result_count = record_ids.len();
-    audit::record(
+    audit::record_read(
         conn,
         caller,
         AuditEvent {
@@ -832,7 +832,7 @@ pub fn count(
 ) -> Result<i64, RecordError> {
     let reader = reader_for(conn, &caller.organization)?;
     let count = store::count(conn, &reader, filter)?;
-    audit::record(
+    audit::record_read(
         conn,
         caller,
         AuditEvent {

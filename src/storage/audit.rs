@@ -24,20 +24,24 @@ pub struct AuditRow {
 /// Appends an entry after the current tip. `finish` receives the new
 /// sequence number and the previous hash and returns the complete row.
 /// Bumping the head first takes its row lock (PostgreSQL) or the write
-/// lock (SQLite), so concurrent appends queue instead of forking the chain.
-/// Runs in the caller's transaction when there is one.
+/// lock (SQLite), so concurrent appends queue instead of forking the chain;
+/// the lock is held for three statements and the commit. Runs in the
+/// caller's transaction when there is one. `relaxed` lets the commit skip
+/// waiting for the WAL flush (for read entries only; see
+/// `crate::audit::record_read`).
 pub fn append(
     conn: &mut DbConnection,
+    relaxed: bool,
     finish: impl FnOnce(i64, &str) -> AuditRow,
 ) -> StorageResult<AuditRow> {
     conn.transaction(|conn| {
-        diesel::update(audit_head::table.find(1))
+        if relaxed {
+            relax_commit_durability(conn)?;
+        }
+        let (seq, prev_hash): (i64, String) = diesel::update(audit_head::table.find(1))
             .set(audit_head::seq.eq(audit_head::seq + 1))
-            .execute(conn)?;
-        let (seq, prev_hash): (i64, String) = audit_head::table
-            .find(1)
-            .select((audit_head::seq, audit_head::hash))
-            .first(conn)?;
+            .returning((audit_head::seq, audit_head::hash))
+            .get_result(conn)?;
         let row = finish(seq, &prev_hash);
         diesel::insert_into(audit_log::table)
             .values(&row)
@@ -47,6 +51,16 @@ pub fn append(
             .execute(conn)?;
         Ok(row)
     })
+}
+
+/// Lets the current transaction commit without waiting for the WAL flush
+/// (PostgreSQL; SQLite in WAL mode with `synchronous = NORMAL` already does not sync each commit).
+pub fn relax_commit_durability(conn: &mut DbConnection) -> StorageResult<()> {
+    if let DbConnection::Postgres(pg) = conn {
+        use diesel::connection::SimpleConnection;
+        pg.batch_execute("SET LOCAL synchronous_commit = off")?;
+    }
+    Ok(())
 }
 
 /// Entries with `seq > after`, in order, at most `limit`.
