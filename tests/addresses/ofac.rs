@@ -7,9 +7,10 @@ use std::path::PathBuf;
 
 use tracewire::domain::chains::parse_asset_address;
 
-/// The data directory, relative to this crate's manifest. When the crate
-/// moves into the main repository this becomes `../shared/data/ofac-sdn-addresses`.
-const OFAC_DIR_FROM_MANIFEST: &str = "../shared/data/ofac-sdn-addresses";
+/// The data directory, relative to this crate's manifest: the copy of
+/// `shared/data/ofac-sdn-addresses` kept in the repository (the demo loads
+/// the same files), so the test runs on any clone.
+const OFAC_DIR_FROM_MANIFEST: &str = "demo-data/ofac-sdn-addresses";
 
 /// Environment variable naming the data directory, used when the path
 /// above does not exist.
