@@ -178,7 +178,7 @@ fn screen_for(
         by_key
             .entry(key)
             .or_default()
-            .push(records::present_visible(row, reader)?);
+            .push(records::present(row, reader)?);
     }
 
     for (result, keys) in results.iter_mut().zip(&keys_of) {
@@ -187,13 +187,16 @@ fn screen_for(
                 result.records.extend(found.iter().cloned());
             }
         }
-        for record in result.records.clone() {
-            if linked.contains(&record.content.id) {
-                let (wallets, entities) =
-                    records::walk_from_address(conn, reader, &record.content.id)?;
-                result.wallets.extend(wallets);
-                result.entities.extend(entities);
-            }
+        let walk_from: Vec<String> = result
+            .records
+            .iter()
+            .map(|r| r.content.id.clone())
+            .filter(|id| linked.contains(id))
+            .collect();
+        for id in walk_from {
+            let (wallets, entities) = records::walk_from_address(conn, reader, &id)?;
+            result.wallets.extend(wallets);
+            result.entities.extend(entities);
         }
         summarize(result);
     }

@@ -1,7 +1,7 @@
 //! `/v1/records`: create, read and list intelligence records. The rules
 //! live in `crate::records`; the sharing rule in `crate::access`.
 use crate::auth::Caller;
-use crate::domain::chains::{asset_chains, Chain, ChainAddress};
+use crate::domain::chains::{lookup_forms, Chain};
 use crate::domain::{Category, RecordKind, Scope, Tlp};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::records::{
@@ -239,36 +239,21 @@ impl ListQuery {
             }
             None => None,
         };
+        // The same forms screening matches: one lookup rule for both.
         let link_keys = self.address.as_deref().map(|address| {
-            let candidates: Vec<Chain> = match chain {
-                Some(chain) => vec![chain],
-                None => Chain::ALL.to_vec(),
-            };
-            let mut keys: Vec<String> = candidates
-                .into_iter()
-                .filter_map(|c| ChainAddress::parse(c, address).ok())
-                .flat_map(|a| a.link_keys())
-                .collect();
-            keys.sort();
-            keys.dedup();
-            keys
-        });
-        if let (Some(keys), Some(address)) = (&link_keys, &self.address) {
-            if keys.is_empty() {
-                let hint = if asset_chains(address).is_some() {
-                    " (that is an asset ticker, not an address)"
-                } else {
-                    ""
-                };
-                bad(
-                    "address",
-                    format!(
-                        "not a valid address on {}{hint}",
-                        chain.map(|c| c.id()).unwrap_or("any supported chain")
-                    ),
-                );
+            match lookup_forms(chain.map(|c| c.id()), address) {
+                Ok(forms) => {
+                    let mut keys: Vec<String> = forms.iter().flat_map(|a| a.link_keys()).collect();
+                    keys.sort();
+                    keys.dedup();
+                    keys
+                }
+                Err(message) => {
+                    bad("address", message);
+                    Vec::new()
+                }
             }
-        }
+        });
         let category = self
             .category
             .map(|c| c.parse::<Category>().map(|c| c.as_str().to_owned()));

@@ -113,8 +113,9 @@ fn replay(
     let ids: Vec<String> = serde_json::from_str(&stored.record_ids)
         .map_err(|e| StorageError::Corrupt(format!("idempotency key record ids: {e}")))?;
     let reader = reader_for(conn, &caller.organization)?;
-    let mut first: HashMap<String, RevisionRow> = store::first_revisions(conn, &ids)?
+    let mut first: HashMap<String, RevisionRow> = store::revisions_of(conn, &ids)?
         .into_iter()
+        .filter(|r| r.revision == 1)
         .map(|r| (r.record_id.clone(), r))
         .collect();
     let mut records = Vec::with_capacity(ids.len());
@@ -511,7 +512,8 @@ fn content_sharing(content: &RecordContent) -> Option<Sharing> {
     Sharing::new(content.tlp, audience).ok()
 }
 
-fn present(row: RecordRow, reader: &Reader) -> Result<RecordView, RecordError> {
+/// A stored row as `reader` sees it (the caller has checked that it may).
+pub(crate) fn present(row: RecordRow, reader: &Reader) -> Result<RecordView, RecordError> {
     let content = parse_content(&row.id, &row.body)?;
     let source = source_of(&row)?;
     Ok(RecordView {
@@ -990,11 +992,6 @@ pub(crate) fn walk_from_address(
         )?);
     }
     Ok((wallets, entities))
-}
-
-/// A stored row as `reader` sees it (the caller has checked visibility).
-pub(crate) fn present_visible(row: RecordRow, reader: &Reader) -> Result<RecordView, RecordError> {
-    present(row, reader)
 }
 
 fn read_attribution(

@@ -367,21 +367,6 @@ pub fn revisions(conn: &mut DbConnection, id: &str) -> StorageResult<Vec<Revisio
         .load(conn)?)
 }
 
-/// The first revision of each of `ids` (as created).
-pub fn first_revisions(conn: &mut DbConnection, ids: &[String]) -> StorageResult<Vec<RevisionRow>> {
-    let mut rows = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(INSERT_CHUNK) {
-        rows.extend(
-            record_revisions::table
-                .filter(record_revisions::record_id.eq_any(chunk))
-                .filter(record_revisions::revision.eq(1))
-                .select(RevisionRow::as_select())
-                .load(conn)?,
-        );
-    }
-    Ok(rows)
-}
-
 /// Every revision of each of `ids`.
 pub fn revisions_of(conn: &mut DbConnection, ids: &[String]) -> StorageResult<Vec<RevisionRow>> {
     let mut rows = Vec::new();

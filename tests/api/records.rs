@@ -88,6 +88,30 @@ async fn visible_ids(app: &TestApp, org: &TestOrg) -> BTreeSet<String> {
         .collect()
 }
 
+/// Every allowed TLP × audience, with who may read it:
+/// (tlp, audience, readable by [source, ngo, member, exchange, hub]).
+pub fn sharing_cases() -> Vec<(&'static str, Value, [bool; 5])> {
+    let named = json!({"organizations": ["ngo"]});
+    let community = json!({"communities": ["at"]});
+    vec![
+        ("clear", json!({}), [true, true, true, true, true]),
+        ("green", json!({}), [true, true, true, true, true]),
+        (
+            "green",
+            community.clone(),
+            [true, false, true, false, false],
+        ),
+        ("amber", named.clone(), [true, true, false, false, false]),
+        ("amber", community, [true, false, true, false, false]),
+        (
+            "amber+strict",
+            named.clone(),
+            [true, true, false, false, false],
+        ),
+        ("red", named, [true, true, false, false, false]),
+    ]
+}
+
 /// The record ids of an export (CSV: the `id` column; JSON lines: each line's `id`).
 pub async fn exported_ids(
     app: &TestApp,
@@ -121,30 +145,7 @@ pub async fn exported_ids(
 /// count and both export formats.
 async fn sharing_rules_hold_on_every_read_path(backend: TestBackend) {
     let w = world(backend).await;
-    let named = json!({"organizations": ["ngo"]});
-    let community = json!({"communities": ["at"]});
-    // (tlp, audience, visible to [source, ngo, member, exchange, hub])
-    let cases = [
-        ("clear", json!({}), [true, true, true, true, true]),
-        ("green", json!({}), [true, true, true, true, true]),
-        (
-            "green",
-            community.clone(),
-            [true, false, true, false, false],
-        ),
-        ("amber", named.clone(), [true, true, false, false, false]),
-        (
-            "amber",
-            community.clone(),
-            [true, false, true, false, false],
-        ),
-        (
-            "amber+strict",
-            named.clone(),
-            [true, true, false, false, false],
-        ),
-        ("red", named.clone(), [true, true, false, false, false]),
-    ];
+    let cases = sharing_cases();
     let items: Vec<Value> = cases
         .iter()
         .enumerate()

@@ -1,6 +1,6 @@
 //! Screening: single and bulk lookups see exactly what record reads see.
 use crate::helpers::{TestBackend, TestOrg};
-use crate::records::{address_record, create, evm, world, World};
+use crate::records::{address_record, create, evm, sharing_cases, world, World};
 use awc::http::Method;
 use serde_json::{json, Value};
 
@@ -28,30 +28,7 @@ async fn screen_many(w: &World, org: &TestOrg, items: Value) -> crate::helpers::
 /// lookup: a match only where the reader may read the record.
 async fn screening_respects_the_sharing_rules(backend: TestBackend) {
     let w = world(backend).await;
-    let named = json!({"organizations": ["ngo"]});
-    let community = json!({"communities": ["at"]});
-    // (tlp, audience, matches for [source, ngo, member, exchange, hub])
-    let cases = [
-        ("clear", json!({}), [true, true, true, true, true]),
-        ("green", json!({}), [true, true, true, true, true]),
-        (
-            "green",
-            community.clone(),
-            [true, false, true, false, false],
-        ),
-        ("amber", named.clone(), [true, true, false, false, false]),
-        (
-            "amber",
-            community.clone(),
-            [true, false, true, false, false],
-        ),
-        (
-            "amber+strict",
-            named.clone(),
-            [true, true, false, false, false],
-        ),
-        ("red", named.clone(), [true, true, false, false, false]),
-    ];
+    let cases = sharing_cases();
     let items: Vec<Value> = cases
         .iter()
         .enumerate()
