@@ -72,6 +72,12 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("unsupported media type: {0}")]
     UnsupportedMediaType(String),
+    /// The `Accept` header names no media type this resource can answer in.
+    #[error("not acceptable: {0}")]
+    NotAcceptable(String),
+    /// Authenticated, with the scope, but not allowed this action here.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     #[error("validation failed")]
     Validation(Vec<FieldError>),
     #[error("conflict: {0}")]
@@ -132,6 +138,8 @@ impl ApiError {
             ApiError::InvalidJson(_) => "invalid-json",
             ApiError::PayloadTooLarge { .. } => "payload-too-large",
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
+            ApiError::NotAcceptable(_) => "not-acceptable",
+            ApiError::Forbidden(_) => "forbidden",
             ApiError::Validation(_) => "validation-failed",
             ApiError::Conflict(_) => "conflict",
             ApiError::NotSource => "not-record-source",
@@ -157,6 +165,8 @@ impl ApiError {
             ApiError::InvalidJson(_) => "Invalid JSON body",
             ApiError::PayloadTooLarge { .. } => "Request body too large",
             ApiError::UnsupportedMediaType(_) => "Unsupported media type",
+            ApiError::NotAcceptable(_) => "Not acceptable",
+            ApiError::Forbidden(_) => "Forbidden",
             ApiError::Validation(_) => "Validation failed",
             ApiError::Conflict(_) => "Conflict",
             ApiError::NotSource => "Not the record's source",
@@ -184,7 +194,9 @@ impl ApiError {
                 Some(d.clone())
             }
             ApiError::PayloadTooLarge { limit } => Some(format!("the limit is {limit} bytes")),
-            ApiError::UnsupportedMediaType(d) => Some(d.clone()),
+            ApiError::UnsupportedMediaType(d)
+            | ApiError::NotAcceptable(d)
+            | ApiError::Forbidden(d) => Some(d.clone()),
             ApiError::Validation(errors) => Some(format!("{} invalid field(s)", errors.len())),
             ApiError::Auth(auth) => Some(auth.to_string()),
             ApiError::OAuth(_, _, description) => Some(description.clone()),
@@ -221,6 +233,8 @@ impl ResponseError for ApiError {
             ApiError::BadRequest(_) | ApiError::InvalidJson(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Validation(_) | ApiError::IdempotencyKeyReused => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -364,6 +378,50 @@ impl FieldErrors {
         match value {
             Some(value) if self.0.is_empty() => Ok(value),
             _ => Err(ApiError::Validation(self.0)),
+        }
+    }
+}
+
+impl From<crate::taxii::TaxiiError> for ApiError {
+    fn from(error: crate::taxii::TaxiiError) -> Self {
+        use crate::taxii::TaxiiError;
+        match error {
+            TaxiiError::BadRequest(message) => ApiError::BadRequest(message),
+            TaxiiError::NotFound => ApiError::NotFound,
+            TaxiiError::Forbidden(message) => ApiError::Forbidden(message),
+            TaxiiError::Record(record) => record.into(),
+            TaxiiError::Storage(storage) => storage.into(),
+        }
+    }
+}
+
+/// A TAXII 2.1 error message: what every error under `/taxii2/` is sent as
+/// (with the TAXII media type) instead of a problem document. Built from
+/// the problem document, so both carry the same facts.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
+pub struct TaxiiErrorBody {
+    pub title: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The problem type, as on `/v1` (`urn:tracewire:problem:<slug>`).
+    pub error_code: String,
+    /// The HTTP status, as text.
+    pub http_status: String,
+    /// For validation problems: the offending fields.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    pub details: Option<serde_json::Value>,
+}
+
+impl From<&Problem> for TaxiiErrorBody {
+    fn from(problem: &Problem) -> Self {
+        TaxiiErrorBody {
+            title: problem.title.clone(),
+            description: problem.detail.clone(),
+            error_code: problem.problem_type.clone(),
+            http_status: problem.status.to_string(),
+            details: (!problem.errors.is_empty())
+                .then(|| serde_json::json!({ "errors": problem.errors })),
         }
     }
 }

@@ -28,5 +28,7 @@ pub mod pki;
 pub mod records;
 pub mod screening;
 pub mod startup;
+pub mod stix;
 pub mod storage;
+pub mod taxii;
 pub mod telemetry;

@@ -94,6 +94,7 @@ impl Application {
                 .app_data(payload)
                 .app_data(path)
                 .app_data(query)
+                .app_data(api::taxii::MaxContentLength(max_body))
                 .wrap(Compress::default())
                 .wrap(api::problem_responses())
                 .wrap(from_fn(api::observe))

@@ -8,6 +8,7 @@ pub mod oauth;
 pub mod ops;
 pub mod records;
 pub mod screening;
+pub mod taxii;
 pub mod whoami;
 
 use crate::error::{problem_for_status, ApiError, PROBLEM_CONTENT_TYPE};
@@ -82,6 +83,7 @@ pub fn configure_api(cfg: &mut web::ServiceConfig) {
             .configure(screening::configure)
             .configure(changes::configure),
     )
+    .configure(taxii::configure)
     .service(oauth::jwks)
     .configure(docs::configure)
     .default_service(web::to(not_found));
@@ -158,7 +160,13 @@ pub fn problem_responses<B: MessageBody + 'static>() -> ErrorHandlers<B> {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with(PROBLEM_CONTENT_TYPE));
-        if is_problem || res.status().as_u16() < 400 {
+        // TAXII answers in its own error format (see `taxii::taxii_errors`).
+        let is_taxii = res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/taxii+json"));
+        if is_problem || is_taxii || res.status().as_u16() < 400 {
             return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
         }
         let status = res.status();

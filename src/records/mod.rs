@@ -1061,3 +1061,40 @@ pub fn attribution(
     )?;
     result
 }
+
+/// One stored revision as `reader` may see it (redacted), or `None` when
+/// the revision's own sharing does not let `reader` read it. For readers
+/// outside this module that walk revisions themselves (TAXII).
+pub(crate) fn readable_revision(
+    reader: &Reader,
+    source: &str,
+    revision: &RevisionRow,
+) -> Result<Option<RecordContent>, RecordError> {
+    let id = &revision.record_id;
+    let content = parse_content(id, &revision.body)?;
+    let source = OrganizationId::parse(source).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+    let sharing = content_sharing(&content)
+        .ok_or_else(|| StorageError::Corrupt(format!("record {id}: invalid sharing")))?;
+    Ok(can_read(reader, &source, &sharing).then(|| redact(content, &source, reader)))
+}
+
+/// The current content of stored records that `reader` may see, redacted,
+/// by id (revoked ones included). Invisible and missing ids are left out alike.
+pub(crate) fn readable_current(
+    conn: &mut DbConnection,
+    reader: &Reader,
+    ids: &[String],
+) -> Result<HashMap<String, RecordContent>, RecordError> {
+    let mut visible = HashMap::new();
+    for (row, audience) in store::existing(conn, ids)? {
+        let source = source_of(&row)?;
+        let Some(sharing) = sharing_of(&row, &audience) else {
+            continue;
+        };
+        if can_read(reader, &source, &sharing) {
+            let content = parse_content(&row.id, &row.body)?;
+            visible.insert(row.id.clone(), redact(content, &source, reader));
+        }
+    }
+    Ok(visible)
+}

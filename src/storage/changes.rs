@@ -94,3 +94,28 @@ pub fn after(conn: &mut DbConnection, after: i64, limit: i64) -> StorageResult<V
         .select(ChangeRow::as_select())
         .load(conn)?)
 }
+
+/// Changes from `from` on (inclusive), in order, at most `limit`: of one
+/// record only when `record_id` is given, and only those stored after
+/// `added_after` when it is given (TAXII paging).
+pub fn from_seq(
+    conn: &mut DbConnection,
+    from: i64,
+    record_id: Option<&str>,
+    added_after: Option<NaiveDateTime>,
+    limit: i64,
+) -> StorageResult<Vec<ChangeRow>> {
+    let mut query = changes::table
+        .filter(changes::seq.ge(from))
+        .order(changes::seq)
+        .limit(limit)
+        .select(ChangeRow::as_select())
+        .into_boxed();
+    if let Some(id) = record_id {
+        query = query.filter(changes::record_id.eq(id.to_owned()));
+    }
+    if let Some(at) = added_after {
+        query = query.filter(changes::at.gt(at));
+    }
+    Ok(query.load(conn)?)
+}

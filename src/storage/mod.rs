@@ -22,6 +22,7 @@ pub mod organizations;
 pub mod records;
 pub mod schema;
 pub mod signing_keys;
+pub mod taxii;
 
 /// One connection to either backend. Portable queries are written once
 /// against this type; the few backend-specific statements match on it.

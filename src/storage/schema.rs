@@ -160,6 +160,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    taxii_statuses (id) {
+        id -> Text,
+        organization_id -> Text,
+        created_at -> Timestamp,
+        body -> Text,
+    }
+}
+
 diesel::joinable!(record_audience -> records (record_id));
 diesel::joinable!(record_revisions -> records (record_id));
 diesel::joinable!(org_certificates -> organizations (organization_id));
@@ -183,4 +192,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     feed_head,
     changes,
+    taxii_statuses,
 );

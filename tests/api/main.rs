@@ -18,4 +18,6 @@ mod records;
 mod screening;
 mod storage;
 mod tls;
+mod taxii;
+mod taxii_clients;
 mod tokens;

@@ -1,0 +1,2 @@
+DROP TABLE taxii_statuses;
+DROP INDEX changes_record;

@@ -1,0 +1,286 @@
+//! Records to STIX 2.1 objects.
+//!
+//! | record | STIX |
+//! |---|---|
+//! | address | `indicator` (pattern `[cryptocurrency-wallet:value = '…']`) and the `cryptocurrency-wallet` observable |
+//! | wallet | `infrastructure` |
+//! | entity | `identity`, `threat-actor` or `infrastructure`, by entity type |
+//! | relationship | `relationship` (member-of, attributed-to, related-to) |
+//! | source organization (named) | `identity`, as `created_by_ref` |
+use super::{
+    naive_timestamp, object_id, organization_identity_id, timestamp, tlp_marking_id,
+    wallet_observable_id, EXTENSION_ID, SPEC_VERSION,
+};
+use crate::domain::{Category, RecordKind};
+use crate::records::RecordContent;
+use chrono::NaiveDateTime;
+use serde_json::{json, Map, Value};
+
+/// A named source organization, as its identity object shows it.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub id: String,
+    pub name: String,
+    pub created: NaiveDateTime,
+}
+
+/// One revision of a record, as the reader may see it, with what its objects need.
+pub struct Revision<'a> {
+    /// The revision's content, already redacted for the reader.
+    pub content: &'a RecordContent,
+    /// When the record's first revision was stored.
+    pub created: NaiveDateTime,
+    /// When this revision was stored.
+    pub modified: NaiveDateTime,
+    /// The source organization, when the reader may see it.
+    pub source: Option<&'a Source>,
+    /// For relationships: the STIX ids of both ends, when the reader may see both.
+    pub ends: Option<(String, String)>,
+}
+
+/// The STIX type an entity maps to, by its entity type.
+pub fn entity_stix_type(entity_type: &str) -> &'static str {
+    const IDENTITY: [&str; 12] = [
+        "exchange",
+        "company",
+        "organization",
+        "organisation",
+        "individual",
+        "person",
+        "bank",
+        "government",
+        "ngo",
+        "law_enforcement",
+        "business",
+        "vasp",
+    ];
+    const INFRASTRUCTURE: [&str; 10] = [
+        "market",
+        "mixer",
+        "service",
+        "infrastructure",
+        "gambling",
+        "casino",
+        "platform",
+        "pool",
+        "bridge",
+        "wallet",
+    ];
+    let t = entity_type.to_ascii_lowercase();
+    if INFRASTRUCTURE.iter().any(|k| t.contains(k)) {
+        "infrastructure"
+    } else if IDENTITY.iter().any(|k| t.contains(k)) {
+        "identity"
+    } else {
+        "threat-actor"
+    }
+}
+
+/// The STIX id a record is referred to by (an address by its indicator).
+pub fn primary_id(content: &RecordContent) -> String {
+    let stix_type = match content.kind {
+        RecordKind::Address => "indicator",
+        RecordKind::Wallet => "infrastructure",
+        RecordKind::Entity => entity_stix_type(content.entity_type.as_deref().unwrap_or("")),
+        RecordKind::Relationship => "relationship",
+    };
+    object_id(stix_type, &content.id)
+}
+
+/// The identity object of a named source organization.
+pub fn source_identity(source: &Source) -> Value {
+    let created = naive_timestamp(&source.created);
+    json!({
+        "type": "identity",
+        "spec_version": SPEC_VERSION,
+        "id": organization_identity_id(&source.id),
+        "created": created,
+        "modified": created,
+        "name": source.name,
+        "identity_class": "organization",
+        "created_by_ref": super::HUB_IDENTITY_ID
+    })
+}
+
+/// The objects of one revision: the source's identity (when named), then
+/// the record's own objects. Relationships whose ends the reader cannot
+/// both see map to nothing.
+pub fn objects(revision: &Revision<'_>) -> Vec<Value> {
+    let content = revision.content;
+    let mut objects = Vec::new();
+    if content.kind == RecordKind::Relationship && revision.ends.is_none() {
+        return objects;
+    }
+    if let Some(source) = revision.source {
+        objects.push(source_identity(source));
+    }
+    let mut main = common(revision);
+    match content.kind {
+        RecordKind::Address => {
+            let chain = content.chain.clone().unwrap_or_default();
+            let value = content.address.clone().unwrap_or_default();
+            let observable = json!({
+                "type": "cryptocurrency-wallet",
+                "spec_version": SPEC_VERSION,
+                "id": wallet_observable_id(&chain, &value),
+                "value": value,
+                "object_marking_refs": [tlp_marking_id(content.tlp)],
+                "extensions": { EXTENSION_ID: {
+                    "extension_type": "new-sco",
+                    "chain": chain,
+                    "canonical": format!("{chain}:{value}"),
+                }}
+            });
+            let valid_from = content
+                .valid_from
+                .map(|t| timestamp(&t))
+                .unwrap_or_else(|| naive_timestamp(&revision.created));
+            main.insert("name".into(), json!(format!("{chain} address {value}")));
+            main.insert(
+                "pattern".into(),
+                json!(format!(
+                    "[cryptocurrency-wallet:value = '{}']",
+                    value.replace('\\', "\\\\").replace('\'', "\\'")
+                )),
+            );
+            main.insert("pattern_type".into(), json!("stix"));
+            main.insert("pattern_version".into(), json!("2.1"));
+            main.insert("valid_from".into(), json!(valid_from));
+            if let Some(until) = content.valid_until {
+                if timestamp(&until) > valid_from {
+                    main.insert("valid_until".into(), json!(timestamp(&until)));
+                }
+            }
+            let harmless = [Category::Exchange, Category::Gambling, Category::Other];
+            if content.categories.iter().any(|c| !harmless.contains(c)) {
+                main.insert("indicator_types".into(), json!(["malicious-activity"]));
+            }
+            objects.push(observable);
+        }
+        RecordKind::Wallet => {
+            main.insert("name".into(), json!(content.name));
+        }
+        RecordKind::Entity => {
+            main.insert("name".into(), json!(content.name));
+            let entity_type = content.entity_type.clone().unwrap_or_default();
+            match entity_stix_type(&entity_type) {
+                "identity" => {
+                    let class = if ["person", "individual"]
+                        .iter()
+                        .any(|k| entity_type.contains(k))
+                    {
+                        "individual"
+                    } else {
+                        "organization"
+                    };
+                    main.insert("identity_class".into(), json!(class));
+                }
+                "threat-actor" => {
+                    main.insert("threat_actor_types".into(), json!(["criminal"]));
+                    if !content.aliases.is_empty() {
+                        main.insert("aliases".into(), json!(content.aliases));
+                    }
+                }
+                _ => {
+                    if !content.aliases.is_empty() {
+                        main.insert("aliases".into(), json!(content.aliases));
+                    }
+                }
+            }
+        }
+        RecordKind::Relationship => {
+            if let Some((from, to)) = &revision.ends {
+                let relation = content.relation.map(|r| r.as_str()).unwrap_or("related_to");
+                main.insert(
+                    "relationship_type".into(),
+                    json!(relation.replace('_', "-")),
+                );
+                main.insert("source_ref".into(), json!(from));
+                main.insert("target_ref".into(), json!(to));
+            }
+        }
+    }
+    objects.push(Value::Object(main));
+    objects
+}
+
+/// The properties every record's main object has.
+fn common(revision: &Revision<'_>) -> Map<String, Value> {
+    let content = revision.content;
+    let stix_id = primary_id(content);
+    let stix_type = stix_id.split("--").next().unwrap_or_default().to_owned();
+    let mut object = Map::new();
+    object.insert("type".into(), json!(stix_type));
+    object.insert("spec_version".into(), json!(SPEC_VERSION));
+    object.insert("id".into(), json!(stix_id));
+    object.insert("created".into(), json!(naive_timestamp(&revision.created)));
+    object.insert("modified".into(), json!(naive_timestamp(&revision.modified)));
+    if revision.source.is_some() {
+        if let Some(org) = &content.provenance.source_organization {
+            object.insert("created_by_ref".into(), json!(organization_identity_id(org)));
+        }
+    }
+    if !content.description.is_empty() {
+        object.insert("description".into(), json!(content.description));
+    }
+    object.insert("confidence".into(), json!(content.confidence));
+    if content.revoked {
+        object.insert("revoked".into(), json!(true));
+    }
+    if !content.categories.is_empty() {
+        let labels: Vec<&str> = content.categories.iter().map(|c| c.as_str()).collect();
+        object.insert("labels".into(), json!(labels));
+    }
+    let references: Vec<Value> = content
+        .external_references
+        .iter()
+        .map(|r| {
+            let mut reference = json!({ "source_name": r.source_name });
+            if let Some(url) = &r.url {
+                reference["url"] = json!(url);
+            }
+            if let Some(id) = &r.external_id {
+                reference["external_id"] = json!(id);
+            }
+            if r.url.is_none() && r.external_id.is_none() {
+                // STIX wants one of url, external_id or description.
+                reference["description"] = json!(r.source_name);
+            }
+            reference
+        })
+        .collect();
+    if !references.is_empty() {
+        object.insert("external_references".into(), json!(references));
+    }
+    object.insert(
+        "object_marking_refs".into(),
+        json!([tlp_marking_id(content.tlp)]),
+    );
+    let mut extension = json!({
+        "extension_type": "property-extension",
+        "record_id": content.id,
+        "revision": content.revision,
+        "kind": content.kind.as_str(),
+        "method": content.provenance.method.as_str(),
+    });
+    let optional = [
+        ("chain", content.chain.clone()),
+        ("entity_type", content.entity_type.clone()),
+        ("relation", content.relation.map(|r| r.as_str().to_owned())),
+        ("source_reference", content.provenance.source_reference.clone()),
+        (
+            "observed_at",
+            content.provenance.observed_at.map(|t| timestamp(&t)),
+        ),
+    ];
+    for (name, value) in optional {
+        if let Some(value) = value {
+            extension[name] = json!(value);
+        }
+    }
+    if !content.aliases.is_empty() {
+        extension["aliases"] = json!(content.aliases);
+    }
+    object.insert("extensions".into(), json!({ EXTENSION_ID: extension }));
+    object
+}

@@ -1,0 +1,795 @@
+//! TAXII 2.1: collections of STIX objects over the change feed, and
+//! envelopes of STIX objects stored as records.
+//!
+//! A collection is a view of the change feed (`crate::storage::changes`):
+//! each change (a new revision or a revocation of a record) stands for the
+//! STIX objects of that revision, shown only if the reader could read that
+//! revision under its own sharing, exactly as `/v1/changes` does. Objects
+//! are paged in feed order with a cursor `<seq>.<n>` (change `seq`, from
+//! its `n`th object), so `next` never skips or repeats an object, and
+//! `date_added` is the time the change was stored. Entry 0 of every
+//! collection holds tracewire's fixed objects (its identity, its extension
+//! definition, the TLP 2.0 markings).
+//!
+//! Every read and every write is audited.
+pub mod views;
+
+use crate::access::Reader;
+use crate::audit::{self, AuditEvent};
+use crate::auth::Caller;
+use crate::domain::{Attribution, RecordKind, Scope, Tlp};
+use crate::records::{self, readable_current, readable_revision, reader_for, RecordError};
+use crate::stix::export::{self, Source};
+use crate::stix::import::{self, Outcome};
+use crate::stix::{self, fixed_objects, record_id_of};
+use crate::storage::changes::{self as feed, ChangeRow};
+use crate::storage::records::{self as store, RevisionRow};
+use crate::storage::taxii::{self as statuses, StatusRow};
+use crate::storage::{now, organizations, DbConnection, StorageError};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::Connection;
+use serde_json::{json, Value};
+use std::collections::{BTreeSet, HashMap};
+pub use views::*;
+
+pub const TAXII_MEDIA_TYPE: &str = "application/taxii+json;version=2.1";
+/// The one API root.
+pub const API_ROOT: &str = "api";
+pub const DEFAULT_LIMIT: i64 = 100;
+pub const MAX_LIMIT: i64 = 1000;
+/// How many changes one request looks at, at most, per object it may return.
+const SCAN_FACTOR: i64 = 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TaxiiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl From<diesel::result::Error> for TaxiiError {
+    fn from(error: diesel::result::Error) -> Self {
+        TaxiiError::Storage(error.into())
+    }
+}
+
+/// The collections of the API root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Collection {
+    /// Everything the caller may see; objects POSTed here become records.
+    Intelligence,
+    /// TLP:CLEAR only, read-only: what may be published.
+    Clear,
+}
+
+impl Collection {
+    pub const ALL: [Collection; 2] = [Collection::Intelligence, Collection::Clear];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Collection::Intelligence => "5f2e9c1a-7b3d-4e8f-a6c2-91d0b4e7f3a8",
+            Collection::Clear => "b8c4d2e6-1f3a-4c5b-9e7d-0a2f6c8e4b19",
+        }
+    }
+
+    pub fn parse(id: &str) -> Option<Collection> {
+        Self::ALL.into_iter().find(|c| c.id() == id)
+    }
+
+    fn admits(self, content: &records::RecordContent) -> bool {
+        match self {
+            Collection::Intelligence => true,
+            Collection::Clear => content.tlp == Tlp::Clear,
+        }
+    }
+
+    pub fn view(self, caller: &Caller) -> CollectionView {
+        let can_read = caller.scopes.contains(Scope::IndicatorsRead);
+        let (title, description, can_write) = match self {
+            Collection::Intelligence => (
+                "Intelligence visible to you",
+                "Every record you may read, each revision under its own sharing, as STIX 2.1. \
+                 Objects you add become records of your organization with provenance import.",
+                caller.scopes.contains(Scope::IndicatorsWrite),
+            ),
+            Collection::Clear => (
+                "TLP:CLEAR intelligence",
+                "The TLP:CLEAR records: what may be published outside the community.",
+                false,
+            ),
+        };
+        CollectionView {
+            id: self.id().into(),
+            title: title.into(),
+            description: description.into(),
+            can_read,
+            can_write,
+            media_types: vec![stix::STIX_MEDIA_TYPE.into()],
+        }
+    }
+}
+
+/// A position in a collection: change `seq`, from its object `skip` on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    seq: i64,
+    skip: usize,
+}
+
+impl Cursor {
+    fn parse(text: &str) -> Option<Cursor> {
+        let (seq, skip) = text.split_once('.')?;
+        let seq = seq.parse::<i64>().ok().filter(|s| *s >= 0)?;
+        let skip = skip.parse::<usize>().ok()?;
+        Some(Cursor { seq, skip })
+    }
+
+    fn text(self) -> String {
+        format!("{}.{}", self.seq, self.skip)
+    }
+}
+
+/// One `match[version]` value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VersionMatch {
+    First,
+    Last,
+    All,
+    At(DateTime<Utc>),
+}
+
+/// The filters and paging of an objects, manifest or versions request.
+#[derive(Debug, Clone)]
+pub struct ObjectFilter {
+    pub added_after: Option<NaiveDateTime>,
+    pub limit: i64,
+    next: Option<Cursor>,
+    pub ids: Vec<String>,
+    pub types: Vec<String>,
+    pub versions: Vec<VersionMatch>,
+    pub spec_versions: Vec<String>,
+}
+
+impl ObjectFilter {
+    /// Parses the query parameters; unknown ones are ignored, as TAXII asks.
+    pub fn parse(query: &[(String, String)]) -> Result<ObjectFilter, TaxiiError> {
+        let mut filter = ObjectFilter {
+            added_after: None,
+            limit: DEFAULT_LIMIT,
+            next: None,
+            ids: Vec::new(),
+            types: Vec::new(),
+            versions: Vec::new(),
+            spec_versions: Vec::new(),
+        };
+        let list = |value: &str| -> Vec<String> {
+            value
+                .split(',')
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .collect()
+        };
+        for (name, value) in query {
+            match name.as_str() {
+                "added_after" => {
+                    let at = stix::parse_timestamp(value).ok_or_else(|| {
+                        TaxiiError::BadRequest(format!(
+                            "added_after {value:?} is not an RFC 3339 timestamp"
+                        ))
+                    })?;
+                    filter.added_after = Some(at.naive_utc());
+                }
+                "limit" => {
+                    let limit = value.parse::<i64>().ok().filter(|l| *l >= 1).ok_or_else(|| {
+                        TaxiiError::BadRequest(format!("limit {value:?} is not a positive integer"))
+                    })?;
+                    filter.limit = limit.min(MAX_LIMIT);
+                }
+                "next" => {
+                    filter.next = Some(Cursor::parse(value).ok_or_else(|| {
+                        TaxiiError::BadRequest(format!(
+                            "next {value:?} is not a cursor from this server"
+                        ))
+                    })?);
+                }
+                "match[id]" => filter.ids.extend(list(value)),
+                "match[type]" => filter.types.extend(list(value)),
+                "match[spec_version]" => filter.spec_versions.extend(list(value)),
+                "match[version]" => {
+                    for version in list(value) {
+                        filter.versions.push(match version.as_str() {
+                            "first" => VersionMatch::First,
+                            "last" => VersionMatch::Last,
+                            "all" => VersionMatch::All,
+                            other => VersionMatch::At(stix::parse_timestamp(other).ok_or_else(
+                                || {
+                                    TaxiiError::BadRequest(format!(
+                                        "match[version] {other:?} is not first, last, all or a timestamp"
+                                    ))
+                                },
+                            )?),
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(filter)
+    }
+
+    fn wants_version(&self, revision: i32, readable: &[(i32, NaiveDateTime)]) -> bool {
+        let versions: &[VersionMatch] = if self.versions.is_empty() {
+            &[VersionMatch::Last]
+        } else {
+            &self.versions
+        };
+        versions.iter().any(|v| match v {
+            VersionMatch::All => true,
+            VersionMatch::First => readable.first().map(|r| r.0) == Some(revision),
+            VersionMatch::Last => readable.last().map(|r| r.0) == Some(revision),
+            VersionMatch::At(at) => readable
+                .iter()
+                .any(|(r, modified)| *r == revision && modified.and_utc() == *at),
+        })
+    }
+
+    fn wants_object(&self, object: &Value) -> bool {
+        let field = |name: &str| object.get(name).and_then(Value::as_str).unwrap_or_default();
+        (self.ids.is_empty() || self.ids.iter().any(|i| i == field("id")))
+            && (self.types.is_empty() || self.types.iter().any(|t| t == field("type")))
+            && (self.spec_versions.is_empty()
+                || self.spec_versions.iter().any(|v| v == stix::SPEC_VERSION))
+    }
+}
+
+/// Objects with the time each was added, and where to go on.
+#[derive(Debug, Default)]
+pub struct Page {
+    pub objects: Vec<(Value, NaiveDateTime)>,
+    pub more: bool,
+    pub next: Option<String>,
+    /// `record@revision` of every revision shown, for the audit log.
+    shown: Vec<String>,
+}
+
+impl Page {
+    /// `X-TAXII-Date-Added-First` and `-Last`.
+    pub fn date_added_range(&self) -> Option<(String, String)> {
+        let first = self.objects.first()?.1;
+        let last = self.objects.last()?.1;
+        Some((stix::naive_timestamp(&first), stix::naive_timestamp(&last)))
+    }
+}
+
+/// When tracewire's fixed objects count as added.
+fn fixed_added() -> NaiveDateTime {
+    stix::parse_timestamp(stix::FIXED_CREATED)
+        .map(|t| t.naive_utc())
+        .unwrap_or_default()
+}
+
+/// Which entries a request reads.
+#[derive(Debug, Clone, PartialEq)]
+enum Entries {
+    All,
+    Fixed,
+    Record(String),
+}
+
+impl Entries {
+    /// For one object id: its record's changes, the fixed entry, or everything.
+    fn of_object(id: &str) -> Entries {
+        if fixed_objects().iter().any(|o| o["id"] == id) {
+            return Entries::Fixed;
+        }
+        let record_type = ["indicator", "infrastructure", "identity", "threat-actor", "relationship"]
+            .iter()
+            .any(|t| id.starts_with(&format!("{t}--")));
+        match record_id_of(id) {
+            Some(record) if record_type => Entries::Record(record),
+            _ => Entries::All,
+        }
+    }
+}
+
+/// What a batch of changes needs to become objects.
+struct Batch {
+    sources: HashMap<String, String>,
+    revisions: HashMap<(String, i32), RevisionRow>,
+    /// Per record: the revisions the reader may read and the collection admits, in order.
+    readable: HashMap<String, Vec<(i32, NaiveDateTime)>>,
+    contents: HashMap<(String, i32), records::RecordContent>,
+    created: HashMap<String, NaiveDateTime>,
+    /// STIX ids of relationship ends the reader may see.
+    ends: HashMap<String, String>,
+}
+
+fn load_batch(
+    conn: &mut DbConnection,
+    reader: &Reader,
+    collection: Collection,
+    rows: &[ChangeRow],
+) -> Result<Batch, TaxiiError> {
+    let mut ids: Vec<String> = rows.iter().map(|r| r.record_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    let sources: HashMap<String, String> = store::sources_of(conn, &ids)?.into_iter().collect();
+    let mut batch = Batch {
+        sources,
+        revisions: HashMap::new(),
+        readable: HashMap::new(),
+        contents: HashMap::new(),
+        created: HashMap::new(),
+        ends: HashMap::new(),
+    };
+    let mut all = store::revisions_of(conn, &ids)?;
+    all.sort_by(|a, b| (&a.record_id, a.revision).cmp(&(&b.record_id, b.revision)));
+    let mut end_ids = Vec::new();
+    for revision in all {
+        let id = revision.record_id.clone();
+        if revision.revision == 1 {
+            batch.created.insert(id.clone(), revision.received_at);
+        }
+        let source = batch.sources.get(&id).ok_or_else(|| {
+            StorageError::Corrupt(format!("revision of record {id} without a record"))
+        })?;
+        if let Some(content) = readable_revision(reader, source, &revision)? {
+            if collection.admits(&content) {
+                batch
+                    .readable
+                    .entry(id.clone())
+                    .or_default()
+                    .push((revision.revision, revision.received_at));
+                if content.kind == RecordKind::Relationship {
+                    end_ids.extend(content.from.clone());
+                    end_ids.extend(content.to.clone());
+                }
+                batch
+                    .contents
+                    .insert((id.clone(), revision.revision), content);
+            }
+        }
+        batch.revisions.insert((id, revision.revision), revision);
+    }
+    end_ids.sort();
+    end_ids.dedup();
+    for (id, content) in readable_current(conn, reader, &end_ids)? {
+        batch.ends.insert(id, export::primary_id(&content));
+    }
+    Ok(batch)
+}
+
+/// The objects of one change, as the reader may see them, filtered.
+fn change_objects(
+    batch: &Batch,
+    sources: &HashMap<String, Source>,
+    filter: &ObjectFilter,
+    row: &ChangeRow,
+) -> Result<Vec<Value>, TaxiiError> {
+    let key = (row.record_id.clone(), row.revision);
+    let Some(content) = batch.contents.get(&key) else {
+        return Ok(Vec::new()); // not readable, or not in this collection
+    };
+    let readable = batch
+        .readable
+        .get(&row.record_id)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    if !filter.wants_version(row.revision, readable) {
+        return Ok(Vec::new());
+    }
+    let revision = batch.revisions.get(&key).ok_or_else(|| {
+        StorageError::Corrupt(format!(
+            "change {} names a missing revision {}@{}",
+            row.seq, row.record_id, row.revision
+        ))
+    })?;
+    let source = match (&content.attribution, &content.provenance.source_organization) {
+        (Attribution::Named, Some(org)) => sources.get(org),
+        _ => None,
+    };
+    let ends = match (&content.from, &content.to) {
+        (Some(from), Some(to)) => batch.ends.get(from).cloned().zip(batch.ends.get(to).cloned()),
+        _ => None,
+    };
+    let objects = export::objects(&export::Revision {
+        content,
+        created: batch
+            .created
+            .get(&row.record_id)
+            .copied()
+            .unwrap_or(revision.received_at),
+        modified: revision.received_at,
+        source,
+        ends,
+    });
+    Ok(objects
+        .into_iter()
+        .filter(|o| filter.wants_object(o))
+        .collect())
+}
+
+fn organization_sources(conn: &mut DbConnection) -> Result<HashMap<String, Source>, TaxiiError> {
+    Ok(organizations::list(conn)?
+        .into_iter()
+        .map(|o| {
+            let id = o.id.to_string();
+            let source = Source {
+                id: id.clone(),
+                name: o.name,
+                created: o.created_at,
+            };
+            (id, source)
+        })
+        .collect())
+}
+
+/// A page of the objects of `collection` that `reader` may see.
+fn read_page(
+    conn: &mut DbConnection,
+    reader: &Reader,
+    collection: Collection,
+    filter: &ObjectFilter,
+    entries: &Entries,
+) -> Result<Page, TaxiiError> {
+    let limit = filter.limit.clamp(1, MAX_LIMIT) as usize;
+    let mut page = Page::default();
+    let start = filter.next.unwrap_or(Cursor { seq: 0, skip: 0 });
+    let (mut seq, mut skip) = (start.seq, start.skip);
+    if seq == 0 {
+        let fixed_wanted = !matches!(entries, Entries::Record(_))
+            && filter.added_after.is_none_or(|after| fixed_added() > after);
+        if fixed_wanted {
+            let objects: Vec<Value> = fixed_objects()
+                .into_iter()
+                .filter(|o| filter.wants_object(o))
+                .collect();
+            for (index, object) in objects.into_iter().enumerate().skip(skip) {
+                if page.objects.len() == limit {
+                    page.more = true;
+                    page.next = Some(Cursor { seq: 0, skip: index }.text());
+                    return Ok(page);
+                }
+                page.objects.push((object, fixed_added()));
+            }
+        }
+        (seq, skip) = (1, 0);
+    }
+    if *entries == Entries::Fixed {
+        return Ok(page);
+    }
+    let record = match entries {
+        Entries::Record(id) => Some(id.as_str()),
+        _ => None,
+    };
+    let sources = organization_sources(conn)?;
+    let mut scanned = 0;
+    loop {
+        if scanned >= limit as i64 * SCAN_FACTOR {
+            page.more = true;
+            page.next = Some(Cursor { seq, skip: 0 }.text());
+            return Ok(page);
+        }
+        let rows = feed::from_seq(conn, seq, record, filter.added_after, limit as i64)?;
+        if rows.is_empty() {
+            return Ok(page);
+        }
+        scanned += rows.len() as i64;
+        let batch = load_batch(conn, reader, collection, &rows)?;
+        for row in &rows {
+            let from = if row.seq == start.seq { skip } else { 0 };
+            let objects = change_objects(&batch, &sources, filter, row)?;
+            let mut shown = false;
+            for (index, object) in objects.into_iter().enumerate().skip(from) {
+                if page.objects.len() == limit {
+                    page.more = true;
+                    page.next = Some(Cursor { seq: row.seq, skip: index }.text());
+                    return Ok(page);
+                }
+                page.objects.push((object, row.at));
+                shown = true;
+            }
+            if shown {
+                page.shown.push(format!("{}@{}", row.record_id, row.revision));
+            }
+            seq = row.seq + 1;
+            skip = 0;
+        }
+    }
+}
+
+fn audit_page(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    action: &'static str,
+    collection: Collection,
+    page: &Page,
+    detail: Value,
+) -> Result<(), StorageError> {
+    audit::record_read(
+        conn,
+        caller,
+        AuditEvent {
+            action,
+            record_ids: page.shown.clone(),
+            result_count: page.objects.len(),
+            detail: json!({ "collection": collection.id(), "request": detail, "next": page.next }),
+        },
+    )
+}
+
+/// A page of a collection's objects (`object_id` narrows it to one object's
+/// versions). Audited.
+pub fn objects(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    collection: Collection,
+    filter: &ObjectFilter,
+    object_id: Option<&str>,
+    action: &'static str,
+) -> Result<Page, TaxiiError> {
+    let reader = reader_for(conn, &caller.organization)?;
+    let mut filter = filter.clone();
+    let entries = match object_id {
+        Some(id) => {
+            filter.ids = vec![id.to_owned()];
+            Entries::of_object(id)
+        }
+        None => Entries::All,
+    };
+    let page = read_page(conn, &reader, collection, &filter, &entries)?;
+    let detail = json!({ "object": object_id, "filter": format!("{filter:?}") });
+    audit_page(conn, caller, action, collection, &page, detail)?;
+    if object_id.is_some() && page.objects.is_empty() && filter.next.is_none() {
+        return Err(TaxiiError::NotFound);
+    }
+    Ok(page)
+}
+
+/// The version of an object, as manifests and version lists show it.
+pub fn version_of(object: &Value, added: &NaiveDateTime) -> String {
+    object
+        .get("modified")
+        .or_else(|| object.get("created"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .unwrap_or_else(|| stix::naive_timestamp(added))
+}
+
+/// Stores the objects of an envelope as records of the caller's
+/// organization (provenance `import`): every object is reported in the
+/// returned status, stored or not, and the status is kept for the caller.
+/// A malformed envelope is refused whole, with nothing written.
+pub fn add(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    collection: Collection,
+    envelope: &Value,
+) -> Result<StatusResource, TaxiiError> {
+    if !collection.view(caller).can_write {
+        return Err(TaxiiError::Forbidden(
+            "this collection does not accept objects from you".into(),
+        ));
+    }
+    let objects = envelope
+        .get("objects")
+        .and_then(Value::as_array)
+        .ok_or_else(|| {
+            TaxiiError::BadRequest("the body must be a TAXII envelope: {\"objects\": [...]}".into())
+        })?;
+    if objects.is_empty() || objects.len() > records::MAX_BATCH {
+        return Err(TaxiiError::BadRequest(format!(
+            "an envelope holds 1 to {} objects (got {})",
+            records::MAX_BATCH,
+            objects.len()
+        )));
+    }
+    for (index, object) in objects.iter().enumerate() {
+        let typed = object.get("type").and_then(Value::as_str).is_some();
+        let id = object.get("id").and_then(Value::as_str).unwrap_or_default();
+        if !typed || !id.contains("--") {
+            return Err(TaxiiError::BadRequest(format!(
+                "object {index} is not a STIX object (it needs a type and an id)"
+            )));
+        }
+    }
+    let plan = import::plan(objects, caller.organization.as_str());
+    let requested = now();
+    conn.transaction(|conn| {
+        let mut failed: HashMap<usize, String> = HashMap::new();
+        let first: Vec<(usize, Value)> = plan
+            .submissions
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.ends.is_none())
+            .map(|(i, s)| (i, s.item.clone()))
+            .collect();
+        let mut stored = store_submissions(conn, caller, first, &mut failed)?;
+        let by_stix: HashMap<String, String> = plan
+            .outcomes
+            .iter()
+            .filter_map(|(id, _, outcome)| match outcome {
+                Outcome::Record(i) => Some((id.clone(), stored.get(i)?.clone())),
+                _ => None,
+            })
+            .collect();
+        let mut second = Vec::new();
+        for (index, submission) in plan.submissions.iter().enumerate() {
+            if submission.ends.is_some() {
+                match import::resolve_ends(submission, &by_stix) {
+                    Ok(item) => second.push((index, item)),
+                    Err(message) => {
+                        failed.insert(index, message);
+                    }
+                }
+            }
+        }
+        stored.extend(store_submissions(conn, caller, second, &mut failed)?);
+
+        let version_or = |v: &Option<String>| v.clone().unwrap_or_else(|| stix::naive_timestamp(&requested));
+        let mut status = StatusResource::new(uuid::Uuid::new_v4().to_string(), &requested);
+        for (id, version, outcome) in &plan.outcomes {
+            let (ok, message) = match outcome {
+                Outcome::Record(i) => match stored.get(i) {
+                    Some(record) => (true, format!("stored as record {record}")),
+                    None => (false, failed.get(i).cloned().unwrap_or_else(|| "not stored".into())),
+                },
+                Outcome::Understood(message) => (true, message.clone()),
+                Outcome::Refused(message) => (false, message.clone()),
+            };
+            status.push(ok, StatusDetail {
+                id: id.clone(),
+                version: version_or(version),
+                message: Some(message),
+            });
+        }
+        let body = serde_json::to_string(&status)
+            .map_err(|e| StorageError::Corrupt(format!("status: {e}")))?;
+        statuses::insert(
+            conn,
+            &StatusRow {
+                id: status.id.clone(),
+                organization_id: caller.organization.to_string(),
+                created_at: requested,
+                body,
+            },
+        )?;
+        let mut record_ids: Vec<String> = stored.values().cloned().collect();
+        record_ids.sort();
+        record_ids.dedup();
+        audit::record(
+            conn,
+            caller,
+            AuditEvent {
+                action: "taxii.objects.add",
+                result_count: record_ids.len(),
+                record_ids,
+                detail: json!({
+                    "collection": collection.id(),
+                    "status": status.id,
+                    "objects": status.total_count,
+                    "failures": status.failure_count,
+                }),
+            },
+        )?;
+        Ok(status)
+    })
+}
+
+/// Creates records from `items` (submission index, item) in batches; items
+/// that fail validation are left out (with their reasons in `failed`) and
+/// the rest tried again, so one bad object does not sink the envelope.
+fn store_submissions(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    mut pending: Vec<(usize, Value)>,
+    failed: &mut HashMap<usize, String>,
+) -> Result<HashMap<usize, String>, TaxiiError> {
+    while !pending.is_empty() {
+        let items = pending.iter().map(|(_, item)| item.clone()).collect();
+        match records::create_batch(conn, caller, items, None) {
+            Ok(created) => {
+                return Ok(pending
+                    .iter()
+                    .zip(created.records)
+                    .map(|((index, _), record)| (*index, record.content.id))
+                    .collect())
+            }
+            Err(RecordError::Validation(errors)) => {
+                let mut reasons: HashMap<usize, Vec<String>> = HashMap::new();
+                for error in &errors {
+                    let positions: Vec<usize> = match error.index {
+                        Some(i) if i < pending.len() => vec![i],
+                        _ => (0..pending.len()).collect(),
+                    };
+                    for position in positions {
+                        reasons
+                            .entry(position)
+                            .or_default()
+                            .push(format!("{}: {}", error.field, error.message));
+                    }
+                }
+                if reasons.is_empty() {
+                    reasons.extend((0..pending.len()).map(|i| (i, vec!["refused".to_owned()])));
+                }
+                let bad: BTreeSet<usize> = reasons.keys().copied().collect();
+                for position in bad.into_iter().rev() {
+                    let (index, _) = pending.remove(position);
+                    let reason = reasons.remove(&position).unwrap_or_default().join("; ");
+                    failed.insert(index, reason);
+                }
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Ok(HashMap::new())
+}
+
+/// A status the caller's organization received for an envelope it posted;
+/// [`TaxiiError::NotFound`] for anyone else's. Audited.
+pub fn status(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    id: &str,
+) -> Result<StatusResource, TaxiiError> {
+    let row = statuses::find(conn, caller.organization.as_str(), id)?;
+    audit::record_read(
+        conn,
+        caller,
+        AuditEvent {
+            action: "taxii.status",
+            record_ids: Vec::new(),
+            result_count: usize::from(row.is_some()),
+            detail: json!({ "status": id }),
+        },
+    )?;
+    let row = row.ok_or(TaxiiError::NotFound)?;
+    serde_json::from_str(&row.body)
+        .map_err(|e| StorageError::Corrupt(format!("status {id}: {e}")).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn filters_parse_and_refuse_bad_values() {
+        let filter = ObjectFilter::parse(&query(&[
+            ("limit", "5000"),
+            ("next", "12.3"),
+            ("match[type]", "indicator,relationship"),
+            ("match[version]", "all"),
+            ("added_after", "2026-01-01T00:00:00Z"),
+        ]))
+        .unwrap();
+        assert_eq!(filter.limit, MAX_LIMIT);
+        assert_eq!(filter.next, Some(Cursor { seq: 12, skip: 3 }));
+        assert_eq!(filter.types, vec!["indicator", "relationship"]);
+        for bad in [
+            ("limit", "0"),
+            ("limit", "ten"),
+            ("next", "x"),
+            ("added_after", "yesterday"),
+            ("match[version]", "newest"),
+        ] {
+            assert!(
+                matches!(ObjectFilter::parse(&query(&[bad])), Err(TaxiiError::BadRequest(_))),
+                "{bad:?}"
+            );
+        }
+    }
+}
