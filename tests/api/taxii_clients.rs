@@ -136,7 +136,10 @@ fn taxii2_client_and_stix2_validator_against_the_demo() {
     }
     drop(server);
     eprintln!(
-        "taxii2-client flow: {flow}\nexports: {}",
+        "taxii2-client flow: {} objects in {} pages, status {}\nexports: {}",
+        flow["objects"],
+        flow["pages"],
+        flow["status"],
         exported
             .iter()
             .map(|(org, e)| format!("{org}: {} objects, {} validator warnings", e["objects"], e["validator_warnings"]))

@@ -8,6 +8,7 @@ ca, cert, key, client_id, mode ("flow" or "export") and per_request.
 Prints one JSON summary line; exits 1 when a check fails.
 """
 import json
+import os
 import sys
 
 import requests
@@ -83,6 +84,11 @@ ENVELOPE = {
 
 def main():
     config = json.load(open(sys.argv[1]))
+    # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE from the environment
+    # override a session's own CA (taxii2-client sets session.verify): trust
+    # the hub CA whatever the environment says.
+    os.environ["REQUESTS_CA_BUNDLE"] = config["ca"]
+    os.environ.pop("CURL_CA_BUNDLE", None)
     failures = []
     summary = {}
     server = Server(
