@@ -8,6 +8,7 @@ pub mod oauth;
 pub mod ops;
 pub mod records;
 pub mod screening;
+pub mod sightings;
 pub mod whoami;
 
 use crate::error::{problem_for_status, ApiError, PROBLEM_CONTENT_TYPE};
@@ -80,6 +81,7 @@ pub fn configure_api(cfg: &mut web::ServiceConfig) {
             .configure(admin::configure)
             .configure(records::configure)
             .configure(screening::configure)
+            .configure(sightings::configure)
             .configure(changes::configure),
     )
     .service(oauth::jwks)
