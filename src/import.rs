@@ -292,6 +292,9 @@ fn csv_item(
             "confidence" => json!(cell
                 .parse::<u8>()
                 .map_err(|_| format!("confidence: {cell:?} is not a number from 0 to 100"))?),
+            "count" => json!(cell
+                .parse::<i64>()
+                .map_err(|_| format!("count: {cell:?} is not a whole number"))?),
             "audience_organizations" => {
                 audience.insert("organizations".into(), list(cell));
                 continue;

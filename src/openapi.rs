@@ -48,6 +48,8 @@ Errors are RFC 9457 problem documents with a stable `type` (`urn:tracewire:probl
         crate::api::screening::screen_one,
         crate::api::changes::list_changes,
         crate::api::screening::screen_many,
+        crate::api::sightings::report_sightings,
+        crate::api::sightings::record_sightings,
         crate::api::ops::healthz,
         crate::api::ops::readyz,
         crate::api::ops::metrics,
@@ -57,6 +59,8 @@ Errors are RFC 9457 problem documents with a stable `type` (`urn:tracewire:probl
         (name = "auth", description = "Tokens and identity"),
         (name = "records", description = "Intelligence records: addresses, wallets, entities, relationships"),
         (name = "screening", description = "Address screening for exchanges: single and bulk lookups"),
+        (name = "sightings", description = "Sightings: we saw this record or address"),
+        (name = "changes", description = "The change feed: every revision, revocation and sighting you may see, in commit order"),
         (name = "admin", description = "Partner administration (admin scope, hub organization only)"),
         (name = "operations", description = "Served on the operations listener, not the API listener"),
     )

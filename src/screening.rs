@@ -14,12 +14,13 @@ use crate::auth::Caller;
 use crate::domain::chains::lookup_forms;
 use crate::domain::Category;
 use crate::error::FieldError;
+use crate::records::sightings::SightingTotals;
 use crate::records::{self, LinkedRecord, RecordError, RecordView};
 use crate::storage::records as store;
 use crate::storage::DbConnection;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use utoipa::ToSchema;
 
 /// The most addresses one bulk screening request may carry.
@@ -67,6 +68,9 @@ pub struct ScreenResult {
     pub highest_confidence: Option<u8>,
     /// Source organizations of the records shown (anonymous sources left out).
     pub sources: Vec<String>,
+    /// Sightings you may see of this address (in any form) or of the
+    /// records shown. Sightings alone do not make `matched` true.
+    pub sightings: SightingTotals,
     /// Why the address could not be screened (bulk screening only; the
     /// other items are answered normally).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -86,6 +90,7 @@ impl ScreenResult {
             categories: Vec::new(),
             highest_confidence: None,
             sources: Vec::new(),
+            sightings: SightingTotals::default(),
             error: None,
         }
     }
@@ -172,6 +177,7 @@ fn screen_for(
     let linked: HashSet<String> = store::with_outgoing_links(conn, &ids)?
         .into_iter()
         .collect();
+    let sightings = visible_sightings(conn, reader, &ids, &keys)?;
     let mut by_key: BTreeMap<String, Vec<RecordView>> = BTreeMap::new();
     for row in rows {
         let key = row.link_key.clone().unwrap_or_default();
@@ -198,6 +204,7 @@ fn screen_for(
             result.wallets.extend(wallets);
             result.entities.extend(entities);
         }
+        result.sightings = sightings.totals_for(keys, &result.records);
         summarize(result);
     }
     Ok(results)
@@ -222,4 +229,57 @@ fn summarize(result: &mut ScreenResult) {
     result.categories = categories.into_iter().collect();
     result.sources = sources.into_iter().collect();
     result.highest_confidence = result.records.iter().map(|r| r.content.confidence).max();
+}
+
+/// One visible sighting: when and how often.
+type Seen = (chrono::DateTime<chrono::Utc>, u32);
+
+/// The visible sightings of a screening request, by the link key they
+/// carry and by the record they name.
+#[derive(Default)]
+struct VisibleSightings {
+    all: HashMap<String, Seen>,
+    by_key: HashMap<String, Vec<String>>,
+    by_record: HashMap<String, Vec<String>>,
+}
+
+fn visible_sightings(
+    conn: &mut DbConnection,
+    reader: &Reader,
+    record_ids: &[String],
+    keys: &[String],
+) -> Result<VisibleSightings, RecordError> {
+    let mut found = VisibleSightings::default();
+    for row in store::visible_sightings(conn, reader, record_ids, keys)? {
+        let key = row.link_key.clone();
+        let view = records::present(row, reader)?;
+        let Some(details) = view.content.sighting else {
+            continue;
+        };
+        let id = view.content.id;
+        if let Some(key) = key {
+            found.by_key.entry(key).or_default().push(id.clone());
+        }
+        if let Some(of) = details.of {
+            found.by_record.entry(of).or_default().push(id.clone());
+        }
+        found.all.insert(id, (details.seen_at, details.count));
+    }
+    Ok(found)
+}
+
+impl VisibleSightings {
+    /// Totals over the sightings carrying one of `keys` or naming one of `shown`.
+    fn totals_for(&self, keys: &[String], shown: &[RecordView]) -> SightingTotals {
+        let by_address = keys.iter().filter_map(|k| self.by_key.get(k));
+        let by_record = shown
+            .iter()
+            .filter_map(|r| self.by_record.get(&r.content.id));
+        let ids: BTreeSet<&String> = by_address.chain(by_record).flatten().collect();
+        let mut totals = SightingTotals::default();
+        for (seen_at, count) in ids.into_iter().filter_map(|id| self.all.get(id)) {
+            totals.add(*seen_at, *count);
+        }
+        totals
+    }
 }

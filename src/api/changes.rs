@@ -22,14 +22,14 @@ pub struct ChangesQuery {
     pub limit: Option<i64>,
 }
 
-/// Follow every new revision and revocation you may see.
+/// Follow every new revision, revocation and sighting you may see.
 ///
 /// Events come in commit order. Keep the page's `next` and pass it as
 /// `after`: you will never miss an event, even with many concurrent
 /// writers. A page may hold fewer than `limit` events (events you may not
 /// see are skipped); an empty page means you are up to date. Revocations
 /// arrive as tombstones (no content).
-#[utoipa::path(get, path = "/v1/changes", tag = "records", operation_id = "list_changes",
+#[utoipa::path(get, path = "/v1/changes", tag = "changes", operation_id = "list_changes",
     params(ChangesQuery),
     responses((status = 200, body = ChangePage), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("mutual_tls" = [], "bearer" = ["indicators:read"])))]

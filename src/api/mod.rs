@@ -8,6 +8,7 @@ pub mod oauth;
 pub mod ops;
 pub mod records;
 pub mod screening;
+pub mod sightings;
 pub mod taxii;
 pub mod whoami;
 
@@ -81,6 +82,7 @@ pub fn configure_api(cfg: &mut web::ServiceConfig) {
             .configure(admin::configure)
             .configure(records::configure)
             .configure(screening::configure)
+            .configure(sightings::configure)
             .configure(changes::configure),
     )
     .configure(taxii::configure)

@@ -35,6 +35,9 @@ impl From<RecordError> for ApiError {
             RecordError::NotFound => ApiError::NotFound,
             RecordError::NotSource => ApiError::NotSource,
             RecordError::IdempotencyKeyReused => ApiError::IdempotencyKeyReused,
+            RecordError::InsufficientScope(scope) => {
+                crate::auth::AuthError::InsufficientScope(scope).into()
+            }
             RecordError::Storage(storage) => storage.into(),
         }
     }
@@ -113,6 +116,9 @@ fn prefers_minimal(request: &HttpRequest) -> bool {
 /// (with `Idempotent-Replayed: true`); the same key with other items is a
 /// 422 `idempotency-key-reused`. Keys are remembered for 24 hours.
 /// `Prefer: return=minimal` answers with the ids only.
+///
+/// Sighting items (also accepted at `POST /v1/sightings`) need the
+/// `sightings:write` scope as well.
 #[utoipa::path(post, path = "/v1/records", tag = "records", operation_id = "create_records",
     request_body = CreateRecords,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried batch safe (24 hours)"),
@@ -129,10 +135,29 @@ async fn create_records(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::IndicatorsWrite)?;
     let items = body.into_inner().items;
+    let reports_sightings = items
+        .iter()
+        .any(|item| item.get("kind").and_then(|k| k.as_str()) == Some("sighting"));
+    if reports_sightings {
+        caller.require(Scope::SightingsWrite)?;
+    }
+    create(caller, db, request, items, None).await
+}
+
+/// Stores a batch (see [`create_records`]), of kind `only` if given, and
+/// answers 201 with the created records, honouring `Idempotency-Key` and
+/// `Prefer: return=minimal`.
+pub(crate) async fn create(
+    caller: Caller,
+    db: web::Data<Database>,
+    request: HttpRequest,
+    items: Vec<serde_json::Value>,
+    only: Option<RecordKind>,
+) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&request, &items)?;
     let minimal = prefers_minimal(&request);
     let created = db
-        .run(move |conn| records::create_batch(conn, &caller, items, key.as_ref()))
+        .run(move |conn| records::create_batch_of(conn, &caller, items, key.as_ref(), only))
         .await?;
     let mut response = HttpResponse::Created();
     if created.replayed {
@@ -435,7 +460,8 @@ async fn list_records(
 ///
 /// Only the source organization may change a record; the body is a full
 /// record of the same kind. Older revisions stay readable to whoever could
-/// read them. Wider sharing is done this way too.
+/// read them. Wider sharing is done this way too. Sightings need the
+/// `sightings:write` scope, other records `indicators:write`.
 #[utoipa::path(put, path = "/v1/records/{id}", tag = "records", operation_id = "update_record",
     request_body = RecordInput,
     responses((status = 200, body = RecordView),
@@ -451,7 +477,7 @@ async fn update_record(
     id: web::Path<String>,
     body: web::Json<serde_json::Value>,
 ) -> Result<web::Json<RecordView>, ApiError> {
-    caller.require(Scope::IndicatorsWrite)?;
+    caller.require_one_of(&[Scope::IndicatorsWrite, Scope::SightingsWrite])?;
     let (id, body) = (id.into_inner(), body.into_inner());
     let record = db
         .run(move |conn| records::update(conn, &caller, &id, body))
@@ -460,6 +486,9 @@ async fn update_record(
 }
 
 /// Revoke a record (a new revision marked revoked).
+///
+/// Only the source organization may; sightings need the `sightings:write`
+/// scope, other records `indicators:write`.
 #[utoipa::path(post, path = "/v1/records/{id}/revoke", tag = "records", operation_id = "revoke_record",
     responses((status = 200, body = RecordView),
         (status = 403, description = "Not the record's source", body = Problem, content_type = "application/problem+json"),
@@ -471,7 +500,7 @@ async fn revoke_record(
     db: web::Data<Database>,
     id: web::Path<String>,
 ) -> Result<web::Json<RecordView>, ApiError> {
-    caller.require(Scope::IndicatorsWrite)?;
+    caller.require_one_of(&[Scope::IndicatorsWrite, Scope::SightingsWrite])?;
     let id = id.into_inner();
     let record = db
         .run(move |conn| records::revoke(conn, &caller, &id))

@@ -33,6 +33,15 @@ impl Caller {
             Err(AuthError::InsufficientScope(scope).into())
         }
     }
+
+    /// Refuses with 403 unless the token carries one of `scopes` (the
+    /// refusal names the first).
+    pub fn require_one_of(&self, scopes: &[Scope]) -> Result<(), ApiError> {
+        match scopes.iter().find(|s| self.scopes.contains(**s)) {
+            Some(_) => Ok(()),
+            None => Err(AuthError::InsufficientScope(scopes[0]).into()),
+        }
+    }
 }
 
 impl FromRequest for Caller {

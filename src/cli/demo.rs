@@ -317,7 +317,33 @@ fn print_instructions(dir: &Path, demo: &DemoFile) {
         "{} -H \"Authorization: Bearer $NGO\" \"{api}/v1/records/export?format=csv&category=human_trafficking\"\n",
         curl("safe-harbor")
     );
-    println!("# 8. Import a CSV, JSON-lines or OFAC list file as an organization, with a progress bar and a");
+    println!("# 8. Sightings. Northwind screens a deposit address: Acme's AMBER+STRICT record matches. It reports");
+    println!(
+        "#    the deposit back to Acme alone (a RED sighting), and the screening answer counts it:"
+    );
+    println!(
+        "{} -H \"Authorization: Bearer $EXCHANGE\" {api}/v1/screen/eth/{}",
+        curl("northwind-exchange"),
+        super::demo_records::AMBER_STRICT_ADDRESS
+    );
+    println!(
+        "{} -H \"Authorization: Bearer $EXCHANGE\" -H 'Content-Type: application/json' -d '{{\"sighting_of\":\"{}\",\"seen_at\":\"2026-11-21T10:00:00Z\",\"count\":1,\"context\":\"deposit\",\"tlp\":\"red\",\"audience\":{{\"organizations\":[\"acme-forensics\"]}}}}' {api}/v1/sightings",
+        curl("northwind-exchange"),
+        records.amber_strict_for_northwind
+    );
+    println!(
+        "{} -H \"Authorization: Bearer $EXCHANGE\" {api}/v1/screen/eth/{}\n",
+        curl("northwind-exchange"),
+        super::demo_records::AMBER_STRICT_ADDRESS
+    );
+    println!("#    Acme learns when and how often its RED address was seen, even by a sighting it may not read");
+    println!("#    (shared with Safe Harbor only, reporter anonymous): see \"unshared\":");
+    println!(
+        "{} -H \"Authorization: Bearer $TOKEN\" {api}/v1/records/{}/sightings\n",
+        curl("acme-forensics"),
+        records.red_for_safe_harbor
+    );
+    println!("# 9. Import a CSV, JSON-lines or OFAC list file as an organization, with a progress bar and a");
     println!("#    summary (here two lines are stored and a mistyped address is reported; exit status 2):");
     println!(
         "tracewire import --demo-org safe-harbor --demo-dir {0} --tlp amber --community anti-trafficking {0}/sample-import.csv\n",

@@ -96,7 +96,7 @@ pub struct DemoRecords {
 }
 
 const RED_ADDRESS: &str = "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq";
-const AMBER_STRICT_ADDRESS: &str = "0x52908400098527886e0f7030069857d2e4169ee7";
+pub(crate) const AMBER_STRICT_ADDRESS: &str = "0x52908400098527886e0f7030069857d2e4169ee7";
 
 /// Acts as `org`'s demo API client, in process.
 fn caller(org: &str, client: &str) -> anyhow::Result<Caller> {
@@ -272,6 +272,20 @@ pub fn seed(conn: &mut DbConnection, hub: &str) -> anyhow::Result<DemoRecords> {
             conn,
             &caller("safe-harbor", "safe-harbor-analyst")?,
             vec![report],
+        )?;
+        // Northwind saw deposits from the RED address (it cannot read Acme's
+        // record, it screens addresses): it tells Safe Harbor without naming
+        // itself. Acme, the record's source, learns only the time and count.
+        create_valid(
+            conn,
+            &caller("northwind-exchange", "northwind-screening")?,
+            vec![json!({
+                "kind": "sighting", "chain": "btc", "address": RED_ADDRESS,
+                "seen_at": "2026-11-20T14:05:00Z", "count": 3, "context": "deposit",
+                "confidence": 100, "tlp": "red", "audience": { "organizations": ["safe-harbor"] },
+                "attribution": "anonymous", "method": "sighting",
+                "description": "Three deposits from this address (demo)",
+            })],
         )?;
     }
     Ok(DemoRecords {

@@ -86,6 +86,19 @@ closed_vocabulary!(
         Wallet => "wallet",
         Entity => "entity",
         Relationship => "relationship",
+        Sighting => "sighting",
+    }
+);
+
+closed_vocabulary!(
+    /// Where a sighting was made.
+    SightingContext, "context", {
+        Deposit => "deposit",
+        Withdrawal => "withdrawal",
+        Ad => "ad",
+        Seizure => "seizure",
+        VictimReport => "victim_report",
+        Other => "other",
     }
 );
 
@@ -127,6 +140,26 @@ pub enum RecordBody {
         from: String,
         to: String,
     },
+    /// "We saw this": a record (`of`) or an address, at a time, so many times.
+    Sighting(Sighting),
+}
+
+/// What a sighting reports. It names either the record seen or the address
+/// seen (the record is then found by the address, as screening finds it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sighting {
+    pub seen: SightingTarget,
+    pub seen_at: chrono::DateTime<chrono::Utc>,
+    /// How many times (at least 1).
+    pub count: u32,
+    pub context: SightingContext,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SightingTarget {
+    /// The id of a record the sighter can read.
+    Record(String),
+    Address(ChainAddress),
 }
 
 impl RecordBody {
@@ -136,6 +169,7 @@ impl RecordBody {
             RecordBody::Wallet { .. } => RecordKind::Wallet,
             RecordBody::Entity { .. } => RecordKind::Entity,
             RecordBody::Relationship { .. } => RecordKind::Relationship,
+            RecordBody::Sighting(_) => RecordKind::Sighting,
         }
     }
 }

@@ -8,7 +8,10 @@ mod scope;
 mod sharing;
 
 pub use identifiers::{ClientId, CommunityId, OrganizationId};
-pub use indicator::{Category, ExternalReference, Method, RecordBody, RecordKind, Relation};
+pub use indicator::{
+    Category, ExternalReference, Method, RecordBody, RecordKind, Relation, Sighting,
+    SightingContext, SightingTarget,
+};
 pub use organization::OrganizationType;
 pub use scope::{Scope, Scopes};
 pub use sharing::{Attribution, Audience, Sharing, SharingError, Tlp};

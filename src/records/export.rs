@@ -4,7 +4,7 @@
 use super::RecordView;
 
 /// The CSV columns, in order. Lists (aliases, categories, …) are joined with `;`.
-pub const CSV_COLUMNS: [&str; 28] = [
+pub const CSV_COLUMNS: [&str; 32] = [
     "id",
     "kind",
     "chain",
@@ -15,6 +15,10 @@ pub const CSV_COLUMNS: [&str; 28] = [
     "relation",
     "from",
     "to",
+    "sighting_of",
+    "seen_at",
+    "count",
+    "context",
     "categories",
     "confidence",
     "tlp",
@@ -54,6 +58,7 @@ fn time(value: Option<chrono::DateTime<chrono::Utc>>) -> String {
 fn row(record: &RecordView) -> Vec<String> {
     let c = &record.content;
     let joined = |items: Vec<&str>| items.join(";");
+    let sighting = c.sighting.as_ref();
     vec![
         c.id.clone(),
         c.kind.as_str().into(),
@@ -67,6 +72,12 @@ fn row(record: &RecordView) -> Vec<String> {
             .unwrap_or_default(),
         c.from.clone().unwrap_or_default(),
         c.to.clone().unwrap_or_default(),
+        sighting.and_then(|s| s.of.clone()).unwrap_or_default(),
+        time(sighting.map(|s| s.seen_at)),
+        sighting.map(|s| s.count.to_string()).unwrap_or_default(),
+        sighting
+            .map(|s| s.context.as_str().to_owned())
+            .unwrap_or_default(),
         joined(c.categories.iter().map(|k| k.as_str()).collect()),
         c.confidence.to_string(),
         c.tlp.as_str().into(),

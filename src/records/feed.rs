@@ -1,4 +1,4 @@
-//! The change feed: every new revision and revocation the caller may see,
+//! The change feed: every new revision, revocation and sighting the caller may see,
 //! in the order they were committed, with a cursor to resume from.
 //!
 //! Events come from the `changes` table, whose sequence numbers are handed
@@ -32,7 +32,8 @@ const SCAN_FACTOR: i64 = 20;
 pub struct ChangeEvent {
     /// The event's position; pass the page's `next` (not this) to resume.
     pub cursor: String,
-    /// `revision` (a new record or a new revision of one) or `revocation` (a tombstone).
+    /// `revision` (a new record or a new revision of one), `sighting` (a new
+    /// sighting record) or `revocation` (a tombstone).
     pub event: String,
     pub record_id: String,
     pub revision: i32,

@@ -1,11 +1,11 @@
 //! A submitted record, as sent, and its parsing into a validated record.
 //! Every problem is reported with the item's index and the field's name.
-use super::view::{AudienceView, ProvenanceView, RecordContent};
+use super::view::{AudienceView, ProvenanceView, RecordContent, SightingDetails};
 use crate::auth::Caller;
 use crate::domain::chains::{Chain, ChainAddress};
 use crate::domain::{
     Attribution, Audience, Category, CommunityId, ExternalReference, Method, OrganizationId,
-    RecordBody, RecordKind, Relation, Sharing, Tlp,
+    RecordBody, RecordKind, Relation, Sharing, Sighting, SightingContext, SightingTarget, Tlp,
 };
 use crate::error::FieldError;
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -26,11 +26,12 @@ pub struct AudienceInput {
 
 /// One record to create. Which fields apply depends on `kind`:
 /// `address` (chain, address), `wallet` (chain, name), `entity` (name,
-/// entity_type, aliases), `relationship` (relation, from, to).
+/// entity_type, aliases), `relationship` (relation, from, to), `sighting`
+/// (sighting_of or chain and address; seen_at, count, context).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordInput {
-    /// address, wallet, entity or relationship.
+    /// address, wallet, entity, relationship or sighting.
     pub kind: String,
     /// Chain id or alias (btc, eth, trx, bsc, …), or an asset ticker as used by sanctions lists (XBT, USDT, …).
     #[serde(default)]
@@ -50,6 +51,18 @@ pub struct RecordInput {
     pub from: Option<String>,
     #[serde(default)]
     pub to: Option<String>,
+    /// Sightings: the id of the record seen (or give chain and address instead).
+    #[serde(default)]
+    pub sighting_of: Option<String>,
+    /// Sightings: when it was seen.
+    #[serde(default)]
+    pub seen_at: Option<DateTime<Utc>>,
+    /// Sightings: how many times (default 1).
+    #[serde(default)]
+    pub count: Option<i64>,
+    /// Sightings: deposit, withdrawal, ad, seizure, victim_report or other.
+    #[serde(default)]
+    pub context: Option<String>,
     #[serde(default)]
     pub categories: Vec<String>,
     /// 0–100.
@@ -97,6 +110,10 @@ pub struct ParsedRecord {
 }
 
 const MAX_TEXT: usize = 10_000;
+/// The most times one sighting may report.
+const MAX_SIGHTING_COUNT: i64 = 1_000_000_000;
+/// How far in the future a `seen_at` may be (the sighter's clock may run ahead).
+const MAX_CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 const MAX_NAME: usize = 500;
 
 struct Errors {
@@ -237,6 +254,14 @@ impl RecordInput {
             RecordKind::Wallet => &["chain", "name"],
             RecordKind::Entity => &["name", "entity_type", "aliases"],
             RecordKind::Relationship => &["relation", "from", "to"],
+            RecordKind::Sighting => &[
+                "chain",
+                "address",
+                "sighting_of",
+                "seen_at",
+                "count",
+                "context",
+            ],
         };
         let present = [
             ("chain", self.chain.is_some()),
@@ -247,6 +272,10 @@ impl RecordInput {
             ("relation", self.relation.is_some()),
             ("from", self.from.is_some()),
             ("to", self.to.is_some()),
+            ("sighting_of", self.sighting_of.is_some()),
+            ("seen_at", self.seen_at.is_some()),
+            ("count", self.count.is_some()),
+            ("context", self.context.is_some()),
         ];
         for (name, is_present) in present {
             if is_present && !allowed.contains(&name) {
@@ -254,21 +283,7 @@ impl RecordInput {
             }
         }
         match kind {
-            RecordKind::Address => {
-                let chain = Self::text(errors, "chain", &self.chain)?;
-                let address = Self::text(errors, "address", &self.address)?;
-                let parsed = match Chain::parse(&chain) {
-                    Some(chain) => ChainAddress::parse(chain, &address),
-                    None if crate::domain::chains::asset_chains(&chain).is_some() => {
-                        crate::domain::chains::parse_asset_address(&chain, &address)
-                    }
-                    None => {
-                        errors.add("chain", format!("unknown chain or asset {chain:?}"));
-                        return None;
-                    }
-                };
-                errors.check("address", parsed).map(RecordBody::Address)
-            }
+            RecordKind::Address => self.parse_address(errors).map(RecordBody::Address),
             RecordKind::Wallet => {
                 let chain = Self::text(errors, "chain", &self.chain);
                 let chain = chain.and_then(|c| {
@@ -323,7 +338,80 @@ impl RecordInput {
                     to: to?,
                 })
             }
+            RecordKind::Sighting => self.parse_sighting(errors).map(RecordBody::Sighting),
         }
+    }
+
+    /// `chain` and `address`, the address checked for that chain (or asset).
+    fn parse_address(&self, errors: &mut Errors) -> Option<ChainAddress> {
+        let chain = Self::text(errors, "chain", &self.chain)?;
+        let address = Self::text(errors, "address", &self.address)?;
+        let parsed = match Chain::parse(&chain) {
+            Some(chain) => ChainAddress::parse(chain, &address),
+            None if crate::domain::chains::asset_chains(&chain).is_some() => {
+                crate::domain::chains::parse_asset_address(&chain, &address)
+            }
+            None => {
+                errors.add("chain", format!("unknown chain or asset {chain:?}"));
+                return None;
+            }
+        };
+        errors.check("address", parsed)
+    }
+
+    fn parse_sighting(&self, errors: &mut Errors) -> Option<Sighting> {
+        let names_address = self.chain.is_some() || self.address.is_some();
+        let seen = match (&self.sighting_of, names_address) {
+            (Some(_), true) => {
+                errors.add(
+                    "sighting_of",
+                    "give either sighting_of (a record id) or chain and address, not both",
+                );
+                None
+            }
+            (Some(id), false) if is_record_id(id) => Some(SightingTarget::Record(id.clone())),
+            (Some(id), false) => {
+                errors.add("sighting_of", format!("{id:?} is not a record id"));
+                None
+            }
+            (None, true) => self.parse_address(errors).map(SightingTarget::Address),
+            (None, false) => {
+                errors.add(
+                    "sighting_of",
+                    "is required (a record id), unless chain and address name what was seen",
+                );
+                None
+            }
+        };
+        let seen_at = match self.seen_at {
+            Some(at) if at > Utc::now() + MAX_CLOCK_SKEW => {
+                errors.add("seen_at", "is in the future");
+                None
+            }
+            Some(at) => Some(at),
+            None => {
+                errors.add("seen_at", "is required");
+                None
+            }
+        };
+        let count = match self.count.unwrap_or(1) {
+            n @ 1..=MAX_SIGHTING_COUNT => Some(n as u32),
+            other => {
+                errors.add(
+                    "count",
+                    format!("must be 1 to {MAX_SIGHTING_COUNT} (got {other})"),
+                );
+                None
+            }
+        };
+        let context = Self::text(errors, "context", &self.context)
+            .and_then(|c| errors.check("context", c.parse::<SightingContext>()));
+        Some(Sighting {
+            seen: seen?,
+            seen_at: seen_at?,
+            count: count?,
+            context: context?,
+        })
     }
 }
 
@@ -331,9 +419,16 @@ impl ParsedRecord {
     /// Ids of other records this one refers to.
     pub fn referenced_ids(&self) -> Vec<String> {
         let mut ids = self.derived_from.clone();
-        if let RecordBody::Relationship { from, to, .. } = &self.body {
-            ids.push(from.clone());
-            ids.push(to.clone());
+        match &self.body {
+            RecordBody::Relationship { from, to, .. } => {
+                ids.push(from.clone());
+                ids.push(to.clone());
+            }
+            RecordBody::Sighting(Sighting {
+                seen: SightingTarget::Record(id),
+                ..
+            }) => ids.push(id.clone()),
+            _ => {}
         }
         ids
     }
@@ -348,6 +443,7 @@ impl ParsedRecord {
         let (mut chain, mut address, mut name, mut entity_type, mut aliases) =
             (None, None, None, None, Vec::new());
         let (mut relation, mut from, mut to) = (None, None, None);
+        let mut sighting = None;
         let kind = self.body.kind();
         match self.body {
             RecordBody::Address(parsed) => {
@@ -376,6 +472,22 @@ impl ParsedRecord {
                 from = Some(f);
                 to = Some(t);
             }
+            RecordBody::Sighting(s) => {
+                let of = match s.seen {
+                    SightingTarget::Record(id) => Some(id),
+                    SightingTarget::Address(parsed) => {
+                        chain = Some(parsed.chain().id().to_owned());
+                        address = Some(parsed.canonical().to_owned());
+                        None
+                    }
+                };
+                sighting = Some(SightingDetails {
+                    of,
+                    seen_at: s.seen_at,
+                    count: s.count,
+                    context: s.context,
+                });
+            }
         }
         let audience = self.sharing.audience();
         RecordContent {
@@ -389,6 +501,7 @@ impl ParsedRecord {
             relation,
             from,
             to,
+            sighting,
             categories: self.categories.into_iter().collect(),
             confidence: self.confidence,
             valid_from: self.valid_from,

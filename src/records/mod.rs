@@ -4,16 +4,21 @@
 pub mod export;
 pub mod feed;
 mod input;
+pub mod sightings;
 mod view;
 
 pub use input::{AudienceInput, RecordInput};
-pub use view::{AudienceView, ProvenanceView, RecordContent, RecordPage, RecordView, RevisionView};
+pub use view::{
+    AudienceView, ProvenanceView, RecordContent, RecordPage, RecordView, RevisionView,
+    SightingDetails,
+};
 
 use crate::access::{can_read, can_see_source, Reader};
 use crate::audit::{self, AuditEvent};
 use crate::auth::Caller;
 use crate::domain::{
-    Attribution, Audience, CommunityId, OrganizationId, RecordKind, Relation, Sharing, Tlp,
+    Attribution, Audience, CommunityId, OrganizationId, RecordBody, RecordKind, Relation, Scope,
+    Sharing, Sighting, SightingTarget, Tlp,
 };
 use crate::error::FieldError;
 use crate::storage::changes::{self as change_log, NewChange};
@@ -44,6 +49,10 @@ pub enum RecordError {
     /// The `Idempotency-Key` of an earlier request, sent with another body.
     #[error("idempotency key reused with a different request")]
     IdempotencyKeyReused,
+    /// Changing a record of this kind needs another scope (sightings need
+    /// `sightings:write`, other records `indicators:write`).
+    #[error("the token lacks the {0} scope")]
+    InsufficientScope(Scope),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -157,12 +166,23 @@ pub fn create_batch(
     items: Vec<serde_json::Value>,
     idempotency: Option<&IdempotencyKey>,
 ) -> Result<Created, RecordError> {
+    create_batch_of(conn, caller, items, idempotency, None)
+}
+
+/// [`create_batch`], refusing every item that is not of kind `only` (when given).
+pub fn create_batch_of(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    items: Vec<serde_json::Value>,
+    idempotency: Option<&IdempotencyKey>,
+    only: Option<RecordKind>,
+) -> Result<Created, RecordError> {
     if let Some(key) = idempotency {
         if let Some(earlier) = replay(conn, caller, key)? {
             return Ok(earlier);
         }
     }
-    let result = store_batch(conn, caller, items, idempotency);
+    let result = store_batch(conn, caller, items, idempotency, only);
     match (result, idempotency) {
         // A concurrent request with the same key committed first: answer as it did.
         (Err(RecordError::Storage(StorageError::Conflict(cause))), Some(key)) => {
@@ -183,6 +203,7 @@ fn store_batch(
     caller: &Caller,
     items: Vec<serde_json::Value>,
     idempotency: Option<&IdempotencyKey>,
+    only: Option<RecordKind>,
 ) -> Result<Vec<RecordView>, RecordError> {
     if items.is_empty() || items.len() > MAX_BATCH {
         return Err(RecordError::Validation(vec![FieldError::new(
@@ -195,6 +216,17 @@ fn store_batch(
     for (index, item) in items.into_iter().enumerate() {
         match serde_json::from_value::<RecordInput>(item) {
             Ok(input) => match input.parse(index) {
+                Ok(record) if only.is_some_and(|kind| kind != record.body.kind()) => {
+                    let wanted = only.map(RecordKind::as_str).unwrap_or_default();
+                    errors.push(field(
+                        index,
+                        "kind",
+                        format!(
+                            "only {wanted} records are accepted here, not {}",
+                            record.body.kind()
+                        ),
+                    ))
+                }
                 Ok(record) => parsed.push((index, record)),
                 Err(mut item_errors) => errors.append(&mut item_errors),
             },
@@ -239,12 +271,15 @@ fn store_batch(
         }
         store::insert_all(conn, rows)?;
         let ids: Vec<String> = views.iter().map(|v| v.content.id.clone()).collect();
-        let events: Vec<NewChange> = ids
+        let events: Vec<NewChange> = views
             .iter()
-            .map(|id| NewChange {
-                record_id: id,
+            .map(|view| NewChange {
+                record_id: &view.content.id,
                 revision: 1,
-                event: change_log::EVENT_REVISION,
+                event: match view.content.kind {
+                    RecordKind::Sighting => change_log::EVENT_SIGHTING,
+                    _ => change_log::EVENT_REVISION,
+                },
             })
             .collect();
         change_log::append(conn, &events, received_at)?;
@@ -276,8 +311,9 @@ fn store_batch(
     })
 }
 
-/// Audience members must exist; relationship ends and `derived_from` must be
-/// records the submitter can see, with kinds that fit the relation.
+/// Audience members must exist; relationship ends, the records sightings
+/// name and `derived_from` must be records the submitter can see, with
+/// kinds that fit.
 fn check_references(
     conn: &mut DbConnection,
     reader: &Reader,
@@ -334,7 +370,24 @@ fn check_references(
                 errors.push(field(*index, "derived_from", format!("no record {id}")));
             }
         }
-        if let crate::domain::RecordBody::Relationship { relation, from, to } = &record.body {
+        if let RecordBody::Sighting(Sighting {
+            seen: SightingTarget::Record(id),
+            ..
+        }) = &record.body
+        {
+            match found.get(id) {
+                None => errors.push(field(*index, "sighting_of", format!("no record {id}"))),
+                Some(kind @ (RecordKind::Relationship | RecordKind::Sighting)) => {
+                    errors.push(field(
+                        *index,
+                        "sighting_of",
+                        format!("a sighting is of an address, wallet or entity, not a {kind}"),
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+        if let RecordBody::Relationship { relation, from, to } = &record.body {
             let (from_kinds, to_kinds): (&[RecordKind], &[RecordKind]) = match relation {
                 Relation::MemberOf => (&[RecordKind::Address], &[RecordKind::Wallet]),
                 Relation::AttributedTo => (
@@ -398,7 +451,7 @@ fn record_row(
     at: chrono::NaiveDateTime,
 ) -> RecordRow {
     let link_key = match (&content.kind, &content.chain, &content.address) {
-        (RecordKind::Address, Some(chain), Some(address)) => {
+        (RecordKind::Address | RecordKind::Sighting, Some(chain), Some(address)) => {
             crate::domain::chains::Chain::parse(chain)
                 .and_then(|c| crate::domain::chains::ChainAddress::parse(c, address).ok())
                 .and_then(|a| a.link_keys().into_iter().next())
@@ -525,7 +578,8 @@ pub(crate) fn present(row: RecordRow, reader: &Reader) -> Result<RecordView, Rec
 }
 
 /// The current row of a record the caller may change: it must be visible
-/// (else 404, as if missing) and the caller must be its source (else 403).
+/// (else 404, as if missing), the caller must be its source (else 403) and
+/// hold the scope for writing its kind.
 fn owned_record(
     conn: &mut DbConnection,
     caller: &Caller,
@@ -541,6 +595,14 @@ fn owned_record(
     }
     if source != caller.organization {
         return Err(RecordError::NotSource);
+    }
+    let needed = if row.kind == RecordKind::Sighting.as_str() {
+        Scope::SightingsWrite
+    } else {
+        Scope::IndicatorsWrite
+    };
+    if !caller.scopes.contains(needed) {
+        return Err(RecordError::InsufficientScope(needed));
     }
     Ok(row)
 }
@@ -872,7 +934,17 @@ pub fn revisions(
     result
 }
 
+/// The link a record makes: a relationship's two ends, or a sighting to the
+/// record it names.
 fn link_row(content: &RecordContent) -> Option<LinkRow> {
+    if let Some(details) = &content.sighting {
+        return Some(LinkRow {
+            relationship_id: content.id.clone(),
+            relation: store::SIGHTING_OF.to_owned(),
+            from_id: content.id.clone(),
+            to_id: details.of.clone()?,
+        });
+    }
     Some(LinkRow {
         relationship_id: content.id.clone(),
         relation: content.relation?.as_str().to_owned(),
@@ -909,7 +981,10 @@ fn read_relationships(
     id: &str,
 ) -> Result<Vec<RecordView>, RecordError> {
     read_one(conn, reader, id)?;
-    let links = store::links_touching(conn, id)?;
+    let links: Vec<LinkRow> = store::links_touching(conn, id)?
+        .into_iter()
+        .filter(|l| l.relation != store::SIGHTING_OF)
+        .collect();
     let mut ids: Vec<String> = links
         .iter()
         .flat_map(|l| {
@@ -1005,7 +1080,7 @@ fn read_attribution(
     match record.content.kind {
         RecordKind::Address => (wallets, entities) = walk_from_address(conn, reader, id)?,
         RecordKind::Wallet => entities = outgoing(conn, reader, id, Relation::AttributedTo)?,
-        RecordKind::Entity | RecordKind::Relationship => {}
+        RecordKind::Entity | RecordKind::Relationship | RecordKind::Sighting => {}
     }
     Ok(AttributionPath {
         record,

@@ -1,6 +1,8 @@
 //! What a record looks like to readers, and what is stored and hashed for
 //! each revision.
-use crate::domain::{Attribution, Category, ExternalReference, Method, RecordKind, Relation, Tlp};
+use crate::domain::{
+    Attribution, Category, ExternalReference, Method, RecordKind, Relation, SightingContext, Tlp,
+};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -62,6 +64,10 @@ pub struct RecordContent {
     /// Relationship target record id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
+    /// What a sighting reports (sighting records; the address seen, if it
+    /// was named by address, is in `chain` and `address`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sighting: Option<SightingDetails>,
     pub categories: Vec<Category>,
     /// 0–100.
     pub confidence: u8,
@@ -75,6 +81,18 @@ pub struct RecordContent {
     pub provenance: ProvenanceView,
     pub revision: i32,
     pub revoked: bool,
+}
+
+/// The part of a sighting record that says what was seen, when and how often.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SightingDetails {
+    /// The id of the record seen (absent when the sighting names an address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub of: Option<String>,
+    pub seen_at: DateTime<Utc>,
+    /// How many times it was seen.
+    pub count: u32,
+    pub context: SightingContext,
 }
 
 impl RecordContent {

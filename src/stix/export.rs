@@ -6,6 +6,7 @@
 //! | wallet | `infrastructure` |
 //! | entity | `identity`, `threat-actor` or `infrastructure`, by entity type |
 //! | relationship | `relationship` (member-of, attributed-to, related-to) |
+//! | sighting | `sighting` of the seen record's object; of an address: of an `indicator` for it (with the observable) |
 //! | source organization (named) | `identity`, as `created_by_ref` |
 use super::{
     naive_timestamp, object_id, organization_identity_id, timestamp, tlp_marking_id,
@@ -36,6 +37,8 @@ pub struct Revision<'a> {
     pub source: Option<&'a Source>,
     /// For relationships: the STIX ids of both ends, when the reader may see both.
     pub ends: Option<(String, String)>,
+    /// For sightings of a record: the STIX id of the record seen, when the reader may see it.
+    pub seen: Option<String>,
 }
 
 /// The STIX type an entity maps to, by its entity type.
@@ -83,6 +86,7 @@ pub fn primary_id(content: &RecordContent) -> String {
         RecordKind::Wallet => "infrastructure",
         RecordKind::Entity => entity_stix_type(content.entity_type.as_deref().unwrap_or("")),
         RecordKind::Relationship => "relationship",
+        RecordKind::Sighting => "sighting",
     };
     object_id(stix_type, &content.id)
 }
@@ -111,51 +115,56 @@ pub fn objects(revision: &Revision<'_>) -> Vec<Value> {
     if content.kind == RecordKind::Relationship && revision.ends.is_none() {
         return objects;
     }
+    let sighted_record = content.sighting.as_ref().and_then(|s| s.of.as_ref());
+    if content.kind == RecordKind::Sighting && sighted_record.is_some() && revision.seen.is_none()
+    {
+        return objects;
+    }
     if let Some(source) = revision.source {
         objects.push(source_identity(source));
     }
     let mut main = common(revision);
     match content.kind {
         RecordKind::Address => {
-            let chain = content.chain.clone().unwrap_or_default();
-            let value = content.address.clone().unwrap_or_default();
-            let observable = json!({
-                "type": "cryptocurrency-wallet",
-                "spec_version": SPEC_VERSION,
-                "id": wallet_observable_id(&chain, &value),
-                "value": value,
-                "object_marking_refs": [tlp_marking_id(content.tlp)],
-                "extensions": { EXTENSION_ID: {
-                    "extension_type": "new-sco",
-                    "chain": chain,
-                    "canonical": format!("{chain}:{value}"),
-                }}
-            });
-            let valid_from = content
-                .valid_from
-                .map(|t| timestamp(&t))
-                .unwrap_or_else(|| naive_timestamp(&revision.created));
-            main.insert("name".into(), json!(format!("{chain} address {value}")));
-            main.insert(
-                "pattern".into(),
-                json!(format!(
-                    "[cryptocurrency-wallet:value = '{}']",
-                    value.replace('\\', "\\\\").replace('\'', "\\'")
-                )),
-            );
-            main.insert("pattern_type".into(), json!("stix"));
-            main.insert("pattern_version".into(), json!("2.1"));
-            main.insert("valid_from".into(), json!(valid_from));
-            if let Some(until) = content.valid_until {
-                if timestamp(&until) > valid_from {
-                    main.insert("valid_until".into(), json!(timestamp(&until)));
+            objects.push(address_indicator(revision, &mut main));
+        }
+        RecordKind::Sighting => {
+            let Some(details) = &content.sighting else {
+                return objects;
+            };
+            let seen = match &revision.seen {
+                Some(seen) => seen.clone(),
+                None => {
+                    // A sighting of an address: of an indicator for that address.
+                    let mut indicator = common(revision);
+                    let id = object_id("indicator", &content.id);
+                    indicator.insert("type".into(), json!("indicator"));
+                    indicator.insert("id".into(), json!(id));
+                    objects.push(address_indicator(revision, &mut indicator));
+                    objects.push(Value::Object(indicator));
+                    id
                 }
+            };
+            let seen_at = timestamp(&details.seen_at);
+            main.insert("sighting_of_ref".into(), json!(seen));
+            main.insert("first_seen".into(), json!(seen_at));
+            main.insert("last_seen".into(), json!(seen_at));
+            main.insert("count".into(), json!(details.count.min(999_999_999)));
+            if let (Some(_), Some(org)) = (
+                revision.source,
+                &content.provenance.source_organization,
+            ) {
+                main.insert(
+                    "where_sighted_refs".into(),
+                    json!([organization_identity_id(org)]),
+                );
             }
-            let harmless = [Category::Exchange, Category::Gambling, Category::Other];
-            if content.categories.iter().any(|c| !harmless.contains(c)) {
-                main.insert("indicator_types".into(), json!(["malicious-activity"]));
+            if let Some(extension) = main
+                .get_mut("extensions")
+                .and_then(|e| e.get_mut(EXTENSION_ID))
+            {
+                extension["context"] = json!(details.context.as_str());
             }
-            objects.push(observable);
         }
         RecordKind::Wallet => {
             main.insert("name".into(), json!(content.name));
@@ -202,6 +211,51 @@ pub fn objects(revision: &Revision<'_>) -> Vec<Value> {
     }
     objects.push(Value::Object(main));
     objects
+}
+
+/// Makes `main` the indicator of an address (the record's, or the one a
+/// sighting names) and returns the address's observable.
+fn address_indicator(revision: &Revision<'_>, main: &mut Map<String, Value>) -> Value {
+    let content = revision.content;
+    let chain = content.chain.clone().unwrap_or_default();
+    let value = content.address.clone().unwrap_or_default();
+    let observable = json!({
+        "type": "cryptocurrency-wallet",
+        "spec_version": SPEC_VERSION,
+        "id": wallet_observable_id(&chain, &value),
+        "value": value,
+        "object_marking_refs": [tlp_marking_id(content.tlp)],
+        "extensions": { EXTENSION_ID: {
+            "extension_type": "new-sco",
+            "chain": chain,
+            "canonical": format!("{chain}:{value}"),
+        }}
+    });
+    let valid_from = content
+        .valid_from
+        .map(|t| timestamp(&t))
+        .unwrap_or_else(|| naive_timestamp(&revision.created));
+    main.insert("name".into(), json!(format!("{chain} address {value}")));
+    main.insert(
+        "pattern".into(),
+        json!(format!(
+            "[cryptocurrency-wallet:value = '{}']",
+            value.replace('\\', "\\\\").replace('\'', "\\'")
+        )),
+    );
+    main.insert("pattern_type".into(), json!("stix"));
+    main.insert("pattern_version".into(), json!("2.1"));
+    main.insert("valid_from".into(), json!(valid_from));
+    if let Some(until) = content.valid_until {
+        if timestamp(&until) > valid_from {
+            main.insert("valid_until".into(), json!(timestamp(&until)));
+        }
+    }
+    let harmless = [Category::Exchange, Category::Gambling, Category::Other];
+    if content.categories.iter().any(|c| !harmless.contains(c)) {
+        main.insert("indicator_types".into(), json!(["malicious-activity"]));
+    }
+    observable
 }
 
 /// The properties every record's main object has.

@@ -26,11 +26,12 @@ pub enum Outcome {
 /// A record to submit, from one or more STIX objects.
 #[derive(Debug, Clone)]
 pub struct Submission {
-    /// The `/v1/records` item (for relationships, `from`/`to` are filled in
-    /// by [`resolve_ends`] once the ends are known).
+    /// The `/v1/records` item (fields naming other records, such as a
+    /// relationship's `from`/`to`, are filled in by [`resolve_refs`] once
+    /// those records are known).
     pub item: Value,
-    /// For relationships: the STIX ids of source and target.
-    pub ends: Option<(String, String)>,
+    /// Fields to fill with the record behind a STIX id: (field, STIX id).
+    pub refs: Vec<(&'static str, String)>,
 }
 
 /// The mapping of a whole envelope.
@@ -43,7 +44,8 @@ pub struct Plan {
 
 /// Maps every object; `organization` is the importer, the only recipient of
 /// AMBER, AMBER+STRICT and RED (and unmarked) imports until it shares them.
-pub fn plan(objects: &[Value], organization: &str) -> Plan {
+/// Sightings are mapped only for importers that may report them.
+pub fn plan(objects: &[Value], organization: &str, may_report_sightings: bool) -> Plan {
     let authors: BTreeSet<&str> = objects
         .iter()
         .filter_map(|o| o.get("created_by_ref").and_then(Value::as_str))
@@ -56,7 +58,11 @@ pub fn plan(objects: &[Value], organization: &str) -> Plan {
         let version = text(object, "modified")
             .or_else(|| text(object, "created"))
             .map(str::to_owned);
-        let outcome = map_object(object, &authors, organization, &mut plan, &mut addresses);
+        let importer = Importer {
+            organization,
+            may_report_sightings,
+        };
+        let outcome = map_object(object, &authors, &importer, &mut plan, &mut addresses);
         plan.outcomes.push((id, version, outcome));
     }
     plan
@@ -66,13 +72,19 @@ fn text<'a>(object: &'a Value, field: &str) -> Option<&'a str> {
     object.get(field).and_then(Value::as_str)
 }
 
+struct Importer<'a> {
+    organization: &'a str,
+    may_report_sightings: bool,
+}
+
 fn map_object(
     object: &Value,
     authors: &BTreeSet<&str>,
-    organization: &str,
+    importer: &Importer<'_>,
     plan: &mut Plan,
     addresses: &mut HashMap<(String, String), usize>,
 ) -> Outcome {
+    let organization = importer.organization;
     let stix_type = text(object, "type").unwrap_or_default();
     let id = text(object, "id").unwrap_or_default();
     let ours = object.get("extensions").and_then(|e| e.get(EXTENSION_ID));
@@ -114,7 +126,7 @@ fn map_object(
             item["kind"] = json!("wallet");
             item["name"] = json!(text(object, "name").unwrap_or_default());
             item["chain"] = json!(our("chain").unwrap_or_default());
-            submit(plan, item, None)
+            submit(plan, item, Vec::new())
         }
         "identity" | "threat-actor" | "infrastructure" | "intrusion-set" => {
             let mut item = base(object, organization);
@@ -145,7 +157,7 @@ fn map_object(
                 .cloned()
                 .unwrap_or(json!([]));
             item["aliases"] = aliases;
-            submit(plan, item, None)
+            submit(plan, item, Vec::new())
         }
         "relationship" => {
             let relation = match text(object, "relationship_type") {
@@ -166,15 +178,37 @@ fn map_object(
             let mut item = base(object, organization);
             item["kind"] = json!("relationship");
             item["relation"] = json!(relation);
-            submit(plan, item, Some((from.to_owned(), to.to_owned())))
+            submit(
+                plan,
+                item,
+                vec![("from", from.to_owned()), ("to", to.to_owned())],
+            )
+        }
+        "sighting" if !importer.may_report_sightings => {
+            Outcome::Refused("reporting sightings needs the sightings:write scope".into())
+        }
+        "sighting" => {
+            let Some(of) = text(object, "sighting_of_ref") else {
+                return Outcome::Refused("a sighting needs sighting_of_ref".into());
+            };
+            let seen_at = ["last_seen", "first_seen", "created"]
+                .iter()
+                .find_map(|field| text(object, field).and_then(super::parse_timestamp));
+            let mut item = base(object, organization);
+            item["kind"] = json!("sighting");
+            item["seen_at"] = json!(seen_at.unwrap_or_else(chrono::Utc::now));
+            let count = object.get("count").and_then(Value::as_i64).unwrap_or(1);
+            item["count"] = json!(count.max(1));
+            item["context"] = json!(our("context").unwrap_or("other"));
+            submit(plan, item, vec![("sighting_of", of.to_owned())])
         }
         "" => Outcome::Refused("an object needs a type".into()),
         other => Outcome::Refused(format!("tracewire cannot map STIX type {other:?}")),
     }
 }
 
-fn submit(plan: &mut Plan, item: Value, ends: Option<(String, String)>) -> Outcome {
-    plan.submissions.push(Submission { item, ends });
+fn submit(plan: &mut Plan, item: Value, refs: Vec<(&'static str, String)>) -> Outcome {
+    plan.submissions.push(Submission { item, refs });
     Outcome::Record(plan.submissions.len() - 1)
 }
 
@@ -209,7 +243,7 @@ fn address(
     item["kind"] = json!("address");
     item["chain"] = json!(chain);
     item["address"] = json!(value);
-    let outcome = submit(plan, item, None);
+    let outcome = submit(plan, item, Vec::new());
     if let Outcome::Record(index) = outcome {
         addresses.insert(key, index);
     }
@@ -334,27 +368,25 @@ fn base(object: &Value, organization: &str) -> Value {
     item
 }
 
-/// Fills in `from`/`to` of a relationship submission: ends in the same
-/// envelope by the record they were stored as, other ends by the record
-/// behind a tracewire STIX id. `None` when an end is neither.
-pub fn resolve_ends(
+/// Fills in the fields of a submission that name other records (a
+/// relationship's ends, what a sighting saw): objects of the same envelope
+/// by the record they were stored as, other objects by the record behind a
+/// tracewire STIX id. An error when an object is neither.
+pub fn resolve_refs(
     submission: &Submission,
     stored: &HashMap<String, String>,
 ) -> Result<Value, String> {
-    let (from, to) = submission
-        .ends
-        .as_ref()
-        .ok_or_else(|| "not a relationship".to_owned())?;
-    let resolve = |stix_id: &str| {
-        stored
+    let mut item = submission.item.clone();
+    for (field, stix_id) in &submission.refs {
+        let record = stored
             .get(stix_id)
             .cloned()
             .or_else(|| record_id_of(stix_id))
-            .ok_or_else(|| format!("{stix_id} is neither in this envelope nor a tracewire object"))
-    };
-    let mut item = submission.item.clone();
-    item["from"] = json!(resolve(from)?);
-    item["to"] = json!(resolve(to)?);
+            .ok_or_else(|| {
+                format!("{stix_id} is neither in this envelope nor a tracewire object")
+            })?;
+        item[*field] = json!(record);
+    }
     Ok(item)
 }
 
@@ -388,7 +420,7 @@ mod tests {
                    "object_marking_refs": ["marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"]}),
             json!({"type": "cryptocurrency-wallet", "id": "cryptocurrency-wallet--3", "value": "0x00000000000000000000000000000000dead0001"}),
         ];
-        let plan = plan(&objects, "acme");
+        let plan = plan(&objects, "acme", false);
         assert_eq!(plan.outcomes.len(), 3);
         assert!(matches!(plan.outcomes[0].2, Outcome::Refused(_)));
         assert_eq!(plan.outcomes[1].2, Outcome::Record(0));

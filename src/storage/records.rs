@@ -277,6 +277,77 @@ pub fn visible_addresses(
     Ok(rows)
 }
 
+/// The link `relation` from a sighting to the record it names.
+pub const SIGHTING_OF: &str = "sighting_of";
+
+/// Unrevoked sightings that name one of `record_ids` or carry one of `keys`
+/// (sightings reported by address), whoever may read them, with their audiences.
+pub fn sightings_naming(
+    conn: &mut DbConnection,
+    record_ids: &[String],
+    keys: &[String],
+) -> StorageResult<Vec<(RecordRow, Vec<AudienceRow>)>> {
+    let naming = record_links::table
+        .filter(record_links::relation.eq(SIGHTING_OF))
+        .filter(record_links::to_id.eq_any(record_ids))
+        .select(record_links::relationship_id);
+    let ids: Vec<String> = records::table
+        .filter(records::kind.eq("sighting"))
+        .filter(records::revoked.eq(false))
+        .filter(
+            records::link_key
+                .eq_any(keys)
+                .or(records::id.eq_any(naming)),
+        )
+        .select(records::id)
+        .load(conn)?;
+    existing(conn, &ids)
+}
+
+/// Unrevoked sightings `reader` may see that name one of `record_ids` or
+/// carry one of `keys`.
+pub fn visible_sightings(
+    conn: &mut DbConnection,
+    reader: &Reader,
+    record_ids: &[String],
+    keys: &[String],
+) -> StorageResult<Vec<RecordRow>> {
+    let mut rows = Vec::new();
+    let mut add = |conn: &mut DbConnection, query: BoxedRecords<'_>| -> StorageResult<()> {
+        rows.extend(
+            visible_to(query, reader)
+                .filter(records::kind.eq("sighting"))
+                .filter(records::revoked.eq(false))
+                .select(RecordRow::as_select())
+                .load(conn)?,
+        );
+        Ok(())
+    };
+    for chunk in keys.chunks(INSERT_CHUNK) {
+        add(
+            conn,
+            records::table
+                .filter(records::link_key.eq_any(chunk.to_vec()))
+                .into_boxed(),
+        )?;
+    }
+    for chunk in record_ids.chunks(INSERT_CHUNK) {
+        let naming = record_links::table
+            .filter(record_links::relation.eq(SIGHTING_OF))
+            .filter(record_links::to_id.eq_any(chunk.to_vec()))
+            .select(record_links::relationship_id);
+        add(
+            conn,
+            records::table
+                .filter(records::id.eq_any(naming))
+                .into_boxed(),
+        )?;
+    }
+    rows.sort_by(|a, b| a.id.cmp(&b.id));
+    rows.dedup_by(|a, b| a.id == b.id);
+    Ok(rows)
+}
+
 /// Which of `ids` are the `from` end of some relationship.
 pub fn with_outgoing_links(conn: &mut DbConnection, ids: &[String]) -> StorageResult<Vec<String>> {
     let mut found = Vec::new();

@@ -289,7 +289,14 @@ impl Entries {
         if fixed_objects().iter().any(|o| o["id"] == id) {
             return Entries::Fixed;
         }
-        let record_type = ["indicator", "infrastructure", "identity", "threat-actor", "relationship"]
+        let record_type = [
+            "indicator",
+            "infrastructure",
+            "identity",
+            "threat-actor",
+            "relationship",
+            "sighting",
+        ]
             .iter()
             .any(|t| id.starts_with(&format!("{t}--")));
         match record_id_of(id) {
@@ -307,7 +314,7 @@ struct Batch {
     readable: HashMap<String, Vec<(i32, NaiveDateTime)>>,
     contents: HashMap<(String, i32), records::RecordContent>,
     created: HashMap<String, NaiveDateTime>,
-    /// STIX ids of relationship ends the reader may see.
+    /// STIX ids of relationship ends and sighted records the reader may see.
     ends: HashMap<String, String>,
 }
 
@@ -350,6 +357,9 @@ fn load_batch(
                 if content.kind == RecordKind::Relationship {
                     end_ids.extend(content.from.clone());
                     end_ids.extend(content.to.clone());
+                }
+                if let Some(seen) = content.sighting.as_ref().and_then(|s| s.of.clone()) {
+                    end_ids.push(seen);
                 }
                 batch
                     .contents
@@ -409,6 +419,11 @@ fn change_objects(
         modified: revision.received_at,
         source,
         ends,
+        seen: content
+            .sighting
+            .as_ref()
+            .and_then(|s| s.of.as_ref())
+            .and_then(|of| batch.ends.get(of).cloned()),
     });
     Ok(objects
         .into_iter()
@@ -600,7 +615,11 @@ pub fn add(
             )));
         }
     }
-    let plan = import::plan(objects, caller.organization.as_str());
+    let plan = import::plan(
+        objects,
+        caller.organization.as_str(),
+        caller.scopes.contains(Scope::SightingsWrite),
+    );
     let requested = now();
     conn.transaction(|conn| {
         let mut failed: HashMap<usize, String> = HashMap::new();
@@ -608,7 +627,7 @@ pub fn add(
             .submissions
             .iter()
             .enumerate()
-            .filter(|(_, s)| s.ends.is_none())
+            .filter(|(_, s)| s.refs.is_empty())
             .map(|(i, s)| (i, s.item.clone()))
             .collect();
         let mut stored = store_submissions(conn, caller, first, &mut failed)?;
@@ -622,8 +641,8 @@ pub fn add(
             .collect();
         let mut second = Vec::new();
         for (index, submission) in plan.submissions.iter().enumerate() {
-            if submission.ends.is_some() {
-                match import::resolve_ends(submission, &by_stix) {
+            if !submission.refs.is_empty() {
+                match import::resolve_refs(submission, &by_stix) {
                     Ok(item) => second.push((index, item)),
                     Err(message) => {
                         failed.insert(index, message);

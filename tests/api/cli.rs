@@ -210,7 +210,7 @@ fn demo_curl_lines_work_as_printed() {
             None => l.clone(),
         })
         .collect();
-    assert_eq!(commands.len(), 13, "{printed:#?}");
+    assert_eq!(commands.len(), 17, "{printed:#?}");
     let mut script = String::from("set -u\n");
     for (i, command) in commands.iter().enumerate() {
         script.push_str(&format!("echo '--- step {i}'\n{command}\necho\n"));
@@ -264,16 +264,41 @@ fn demo_curl_lines_work_as_printed() {
         steps[11].contains(red) && !steps[11].contains(strict),
         "{stdout}"
     );
+    // Sightings: Northwind's screening matches Acme's AMBER+STRICT record;
+    // its sighting is stored and then counted by the same screening.
+    let screened = |step: &str| -> serde_json::Value {
+        serde_json::from_str(step.split_once('\n').unwrap().1.trim()).unwrap()
+    };
+    let before = screened(steps[12]);
+    assert_eq!(before["matched"], true, "{stdout}");
+    assert_eq!(before["sightings"]["reports"], 0, "{stdout}");
+    assert!(
+        steps[13].contains("\"kind\":\"sighting\"") && steps[13].contains(strict),
+        "{stdout}"
+    );
+    let after = screened(steps[14]);
+    assert_eq!(after["sightings"]["reports"], 1, "{stdout}");
+    assert_eq!(after["sightings"]["count"], 1, "{stdout}");
+    // Acme learns of Northwind's sighting of its RED address (shared with
+    // Safe Harbor only, anonymous) as time and count, not who or where.
+    let sightings = screened(steps[15]);
+    assert_eq!(sightings["sightings"], serde_json::json!([]), "{stdout}");
+    assert_eq!(
+        sightings["unshared"],
+        serde_json::json!([{ "seen_at": "2026-11-20T14:05:00Z", "count": 3 }]),
+        "{stdout}"
+    );
+    assert!(!steps[15].contains("northwind"), "{stdout}");
     // The import: two lines stored, the mistyped one reported, exit status 2.
     assert!(
-        steps[12].contains("3 lines, 2 accepted, 1 rejected"),
+        steps[16].contains("3 lines, 2 accepted, 1 rejected"),
         "{stdout}"
     );
     assert!(
-        steps[12].contains("sample-import.csv:4: address"),
+        steps[16].contains("sample-import.csv:4: address"),
         "{stdout}"
     );
-    assert!(steps[12].contains("exit status 2"), "{stdout}");
+    assert!(steps[16].contains("exit status 2"), "{stdout}");
 
     // SIGTERM: graceful shutdown, clean exit.
     Command::new("kill")

@@ -16,6 +16,7 @@ mod operations;
 mod partner_issuers;
 mod records;
 mod screening;
+mod sightings;
 mod storage;
 mod tls;
 mod taxii;

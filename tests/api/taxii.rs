@@ -630,8 +630,117 @@ async fn red_never_leaks_through_taxii(backend: TestBackend) {
     }
 }
 
+/// Sightings are `sighting` objects of what was seen, under their own
+/// sharing; the sighter is `where_sighted_refs` only when named. STIX
+/// sightings POSTed in need the sightings:write scope.
+async fn sightings_are_sighting_objects(backend: TestBackend) {
+    let w = world(backend).await;
+    let all = "indicators:read indicators:write sightings:write";
+    let watch = w.app.add_org("watch", tracewire::domain::OrganizationType::Exchange, all);
+    let ids = created_ids(
+        &create(&w.app, &w.acme, vec![address_record(&evm(0), "green", json!({}))]).await,
+    );
+    let seen = |extra: Value| {
+        let mut sighting = json!({ "seen_at": "2026-11-01T12:00:00Z", "count": 3, "context": "deposit" });
+        for (k, v) in extra.as_object().unwrap() {
+            sighting[k] = v.clone();
+        }
+        sighting
+    };
+    let items = vec![
+        seen(json!({ "sighting_of": ids[0], "tlp": "amber", "audience": {"organizations": ["acme"]} })),
+        seen(json!({ "chain": "eth", "address": evm(1), "tlp": "red", "audience": {"organizations": ["ngo"]} })),
+        seen(json!({ "sighting_of": ids[0], "tlp": "green", "attribution": "anonymous" })),
+    ];
+    let watch_token = w.app.token(&watch).await;
+    let reported = w
+        .app
+        .send_json(&watch, Method::POST, "/v1/sightings", &watch_token, json!({ "items": items }))
+        .await;
+    let sightings = created_ids(&reported);
+
+    let sighting_objects = |objects: &[Value]| -> Vec<Value> {
+        objects.iter().filter(|o| o["type"] == "sighting").cloned().collect()
+    };
+    // (reader, sightings it may see)
+    for (reader, visible) in [
+        (&w.acme, vec![0, 2]),
+        (&w.ngo, vec![1, 2]),
+        (&w.exchange, vec![2]),
+    ] {
+        let token = w.app.token(reader).await;
+        let objects = all_objects(&w.app, reader, &token, INTEL, 1000).await;
+        let shown = sighting_objects(&objects);
+        let expected: BTreeSet<String> = visible
+            .iter()
+            .map(|i| tracewire::stix::object_id("sighting", &sightings[*i]))
+            .collect();
+        let got: BTreeSet<String> = shown
+            .iter()
+            .map(|o| o["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(got, expected, "{}", reader.id);
+        for object in &shown {
+            assert_eq!(object["count"], 3);
+            assert_eq!(object["first_seen"], "2026-11-01T12:00:00.000000Z");
+            let named = object["id"] != tracewire::stix::object_id("sighting", &sightings[2]);
+            assert_eq!(object.get("where_sighted_refs").is_some(), named, "{object}");
+            if named {
+                assert_eq!(
+                    object["where_sighted_refs"],
+                    json!([tracewire::stix::organization_identity_id("watch")])
+                );
+            }
+            let of = object["sighting_of_ref"].as_str().unwrap();
+            assert!(
+                objects.iter().any(|o| o["id"] == of),
+                "{}: the sighted object is served too",
+                reader.id
+            );
+        }
+        if reader.id == "ngo" {
+            let of_address = shown
+                .iter()
+                .find(|o| o["id"] == tracewire::stix::object_id("sighting", &sightings[1]))
+                .unwrap();
+            let indicator = objects
+                .iter()
+                .find(|o| o["id"] == of_address["sighting_of_ref"])
+                .unwrap();
+            assert_eq!(
+                indicator["pattern"],
+                format!("[cryptocurrency-wallet:value = '{}']", evm(1))
+            );
+        }
+    }
+
+    // A STIX sighting in: for sighters only.
+    let envelope = json!({ "objects": [{
+        "type": "sighting", "spec_version": "2.1", "id": "sighting--4a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+        "created": "2026-11-20T10:00:00.000Z", "modified": "2026-11-20T10:00:00.000Z",
+        "sighting_of_ref": indicator_id(&ids[0]), "count": 2, "last_seen": "2026-11-19T08:00:00Z",
+        "object_marking_refs": ["marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"] }]})
+    .to_string();
+    let objects_path = format!("{INTEL}/objects/");
+    let by_watch = taxii_post(&w.app, &watch, &watch_token, &objects_path, TAXII, &envelope).await;
+    assert_eq!(by_watch.body["success_count"], 1, "{}", by_watch.body);
+    let acme_token = w.app.token(&w.acme).await;
+    let by_acme = taxii_post(&w.app, &w.acme, &acme_token, &objects_path, TAXII, &envelope).await;
+    assert_eq!(by_acme.body["failure_count"], 1, "{}", by_acme.body);
+    assert!(by_acme.body["failures"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("sightings:write"));
+    let record = w
+        .app
+        .get(&w.acme, &format!("/v1/records/{}/sightings", ids[0]), Some(&acme_token))
+        .await;
+    assert_eq!(record.status, 200, "{}", record.body);
+}
+
 crate::on_both_backends!(
     taxii_endpoints_answer_as_the_specification_says,
     adding_objects_reports_every_object,
     red_never_leaks_through_taxii,
+    sightings_are_sighting_objects,
 );

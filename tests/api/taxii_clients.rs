@@ -134,6 +134,14 @@ fn taxii2_client_and_stix2_validator_against_the_demo() {
         );
         exported.push((org, export));
     }
+    let types = |e: &Value| e["types"].as_array().cloned().unwrap_or_default();
+    assert!(
+        exported.iter().any(|(_, e)| types(e).contains(&json!("sighting"))),
+        "the demo's sighting is exported"
+    );
+    for expected in ["indicator", "cryptocurrency-wallet", "relationship", "threat-actor", "infrastructure"] {
+        assert!(types(&exported[0].1).contains(&json!(expected)), "{expected}");
+    }
     drop(server);
     eprintln!(
         "taxii2-client flow: {} objects in {} pages, status {}\nexports: {}",
