@@ -50,6 +50,16 @@ Errors are RFC 9457 problem documents with a stable `type` (`urn:tracewire:probl
         crate::api::screening::screen_many,
         crate::api::sightings::report_sightings,
         crate::api::sightings::record_sightings,
+        crate::api::taxii::discovery,
+        crate::api::taxii::api_root,
+        crate::api::taxii::list_collections,
+        crate::api::taxii::get_collection,
+        crate::api::taxii::get_objects,
+        crate::api::taxii::add_objects,
+        crate::api::taxii::get_object,
+        crate::api::taxii::get_object_versions,
+        crate::api::taxii::get_manifest,
+        crate::api::taxii::get_status,
         crate::api::ops::healthz,
         crate::api::ops::readyz,
         crate::api::ops::metrics,
@@ -60,6 +70,8 @@ Errors are RFC 9457 problem documents with a stable `type` (`urn:tracewire:probl
         (name = "records", description = "Intelligence records: addresses, wallets, entities, relationships"),
         (name = "screening", description = "Address screening for exchanges: single and bulk lookups"),
         (name = "sightings", description = "Sightings: we saw this record or address"),
+        (name = "taxii", description = "TAXII 2.1 with STIX 2.1 objects, for MISP, OpenCTI and other TAXII clients. \
+Media type `application/taxii+json;version=2.1` (406 otherwise); every error is a TAXII error message with that media type."),
         (name = "changes", description = "The change feed: every revision, revocation and sighting you may see, in commit order"),
         (name = "admin", description = "Partner administration (admin scope, hub organization only)"),
         (name = "operations", description = "Served on the operations listener, not the API listener"),
@@ -119,7 +131,23 @@ impl Modify for AuthenticationResponses {
                 )
                 .build()
         };
-        for item in openapi.paths.paths.values_mut() {
+        let taxii_error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    crate::taxii::TAXII_MEDIA_TYPE,
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("TaxiiErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let error: fn(&str) -> utoipa::openapi::Response = if path.starts_with("/taxii2/") {
+                taxii_error
+            } else {
+                problem
+            };
             let operations = [
                 &mut item.get,
                 &mut item.post,
@@ -135,10 +163,10 @@ impl Modify for AuthenticationResponses {
                 }
                 let responses = &mut operation.responses.responses;
                 responses.entry("401".into()).or_insert_with(|| {
-                    problem("No valid bearer token: missing, expired, unknown key, wrong algorithm, audience or issuer, or not bound to this certificate").into()
+                    error("No valid bearer token: missing, expired, unknown key, wrong algorithm, audience or issuer, or not bound to this certificate").into()
                 });
                 responses.entry("403".into()).or_insert_with(|| {
-                    problem("Certificate not registered to an active organization, or the token lacks the required scope").into()
+                    error("Certificate not registered to an active organization, or the token lacks the required scope").into()
                 });
             }
         }

@@ -51,7 +51,8 @@ fn names_taxii_media_type(value: &str) -> bool {
         essence.eq_ignore_ascii_case("application/taxii+json")
             && parts.all(|parameter| {
                 let (name, value) = parameter.split_once('=').unwrap_or((parameter, ""));
-                !name.trim().eq_ignore_ascii_case("version") || value.trim().trim_matches('"') == "2.1"
+                !name.trim().eq_ignore_ascii_case("version")
+                    || value.trim().trim_matches('"') == "2.1"
             })
     })
 }
@@ -336,7 +337,14 @@ async fn get_object(
     let filter = ObjectFilter::parse(&query).map_err(ApiError::from)?;
     let page = db
         .run(move |conn| {
-            taxii::objects(conn, &caller, collection, &filter, Some(&object), "taxii.object")
+            taxii::objects(
+                conn,
+                &caller,
+                collection,
+                &filter,
+                Some(&object),
+                "taxii.object",
+            )
         })
         .await
         .map_err(ApiError::from)?;
@@ -370,7 +378,14 @@ async fn get_object_versions(
     filter.versions = vec![taxii::VersionMatch::All];
     let page = db
         .run(move |conn| {
-            taxii::objects(conn, &caller, collection, &filter, Some(&object), "taxii.versions")
+            taxii::objects(
+                conn,
+                &caller,
+                collection,
+                &filter,
+                Some(&object),
+                "taxii.versions",
+            )
         })
         .await
         .map_err(ApiError::from)?;
@@ -406,9 +421,7 @@ async fn get_manifest(
     let collection = collection(&root, &id)?;
     let filter = ObjectFilter::parse(&query).map_err(ApiError::from)?;
     let page = db
-        .run(move |conn| {
-            taxii::objects(conn, &caller, collection, &filter, None, "taxii.manifest")
-        })
+        .run(move |conn| taxii::objects(conn, &caller, collection, &filter, None, "taxii.manifest"))
         .await
         .map_err(ApiError::from)?;
     let range = page.date_added_range();
@@ -460,10 +473,16 @@ mod tests {
     #[test]
     fn media_types_are_matched_exactly() {
         assert!(names_taxii_media_type("application/taxii+json;version=2.1"));
-        assert!(names_taxii_media_type("application/taxii+json; version=2.1"));
+        assert!(names_taxii_media_type(
+            "application/taxii+json; version=2.1"
+        ));
         assert!(names_taxii_media_type("application/taxii+json"));
-        assert!(names_taxii_media_type("text/html, application/taxii+json;version=2.1"));
-        assert!(!names_taxii_media_type("application/taxii+json;version=2.0"));
+        assert!(names_taxii_media_type(
+            "text/html, application/taxii+json;version=2.1"
+        ));
+        assert!(!names_taxii_media_type(
+            "application/taxii+json;version=2.0"
+        ));
         assert!(!names_taxii_media_type("application/json"));
         assert!(!names_taxii_media_type("*/*"));
     }

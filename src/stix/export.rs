@@ -116,8 +116,7 @@ pub fn objects(revision: &Revision<'_>) -> Vec<Value> {
         return objects;
     }
     let sighted_record = content.sighting.as_ref().and_then(|s| s.of.as_ref());
-    if content.kind == RecordKind::Sighting && sighted_record.is_some() && revision.seen.is_none()
-    {
+    if content.kind == RecordKind::Sighting && sighted_record.is_some() && revision.seen.is_none() {
         return objects;
     }
     if let Some(source) = revision.source {
@@ -150,10 +149,8 @@ pub fn objects(revision: &Revision<'_>) -> Vec<Value> {
             main.insert("first_seen".into(), json!(seen_at));
             main.insert("last_seen".into(), json!(seen_at));
             main.insert("count".into(), json!(details.count.min(999_999_999)));
-            if let (Some(_), Some(org)) = (
-                revision.source,
-                &content.provenance.source_organization,
-            ) {
+            if let (Some(_), Some(org)) = (revision.source, &content.provenance.source_organization)
+            {
                 main.insert(
                     "where_sighted_refs".into(),
                     json!([organization_identity_id(org)]),
@@ -268,10 +265,16 @@ fn common(revision: &Revision<'_>) -> Map<String, Value> {
     object.insert("spec_version".into(), json!(SPEC_VERSION));
     object.insert("id".into(), json!(stix_id));
     object.insert("created".into(), json!(naive_timestamp(&revision.created)));
-    object.insert("modified".into(), json!(naive_timestamp(&revision.modified)));
+    object.insert(
+        "modified".into(),
+        json!(naive_timestamp(&revision.modified)),
+    );
     if revision.source.is_some() {
         if let Some(org) = &content.provenance.source_organization {
-            object.insert("created_by_ref".into(), json!(organization_identity_id(org)));
+            object.insert(
+                "created_by_ref".into(),
+                json!(organization_identity_id(org)),
+            );
         }
     }
     if !content.description.is_empty() {
@@ -321,7 +324,10 @@ fn common(revision: &Revision<'_>) -> Map<String, Value> {
         ("chain", content.chain.clone()),
         ("entity_type", content.entity_type.clone()),
         ("relation", content.relation.map(|r| r.as_str().to_owned())),
-        ("source_reference", content.provenance.source_reference.clone()),
+        (
+            "source_reference",
+            content.provenance.source_reference.clone(),
+        ),
         (
             "observed_at",
             content.provenance.observed_at.map(|t| timestamp(&t)),

@@ -273,7 +273,9 @@ fn guess_chain(value: &str) -> Result<String, String> {
 /// The address in a `[cryptocurrency-wallet:value = '…']` pattern.
 pub fn wallet_pattern(pattern: &str) -> Option<String> {
     let inner = pattern.trim().strip_prefix('[')?.strip_suffix(']')?.trim();
-    let rest = inner.strip_prefix("cryptocurrency-wallet:value")?.trim_start();
+    let rest = inner
+        .strip_prefix("cryptocurrency-wallet:value")?
+        .trim_start();
     let rest = rest.strip_prefix('=')?.trim();
     let quoted = rest.strip_prefix('\'')?.strip_suffix('\'')?;
     let mut value = String::new();

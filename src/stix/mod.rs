@@ -71,7 +71,12 @@ pub fn tlp_of_marking(id: &str) -> Option<Tlp> {
     Tlp::ALL
         .into_iter()
         .find(|t| tlp_marking_id(*t) == id)
-        .or_else(|| TLP1_MARKINGS.iter().find(|(m, _)| *m == id).map(|(_, t)| *t))
+        .or_else(|| {
+            TLP1_MARKINGS
+                .iter()
+                .find(|(m, _)| *m == id)
+                .map(|(_, t)| *t)
+        })
 }
 
 /// The TLP 2.0 marking-definition object of a level, as OASIS publishes it.
@@ -111,9 +116,9 @@ pub fn fixed_objects() -> Vec<Value> {
             "modified": FIXED_CREATED,
             "name": "tracewire cryptocurrency intelligence",
             "description": "The cryptocurrency-wallet observable (value: the address; chain: the \
-tracewire chain id; canonical: chain:address in tracewire's canonical form; the id is derived \
-from value and chain) and tracewire's properties on the objects it serves: record_id, revision, \
-kind, method, categories, chain, entity_type, relation.",
+        tracewire chain id; canonical: chain:address in tracewire's canonical form; the id is derived \
+        from value and chain) and tracewire's properties on the objects it serves: record_id, revision, \
+        kind, method, categories, chain, entity_type, relation.",
             "schema": "https://www.first.org/tlp/",
             "version": "1.0.0",
             "extension_types": ["new-sco", "property-extension"]

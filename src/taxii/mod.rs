@@ -187,9 +187,15 @@ impl ObjectFilter {
                     filter.added_after = Some(at.naive_utc());
                 }
                 "limit" => {
-                    let limit = value.parse::<i64>().ok().filter(|l| *l >= 1).ok_or_else(|| {
-                        TaxiiError::BadRequest(format!("limit {value:?} is not a positive integer"))
-                    })?;
+                    let limit = value
+                        .parse::<i64>()
+                        .ok()
+                        .filter(|l| *l >= 1)
+                        .ok_or_else(|| {
+                            TaxiiError::BadRequest(format!(
+                                "limit {value:?} is not a positive integer"
+                            ))
+                        })?;
                     filter.limit = limit.min(MAX_LIMIT);
                 }
                 "next" => {
@@ -297,8 +303,8 @@ impl Entries {
             "relationship",
             "sighting",
         ]
-            .iter()
-            .any(|t| id.starts_with(&format!("{t}--")));
+        .iter()
+        .any(|t| id.starts_with(&format!("{t}--")));
         match record_id_of(id) {
             Some(record) if record_type => Entries::Record(record),
             _ => Entries::All,
@@ -401,12 +407,19 @@ fn change_objects(
             row.seq, row.record_id, row.revision
         ))
     })?;
-    let source = match (&content.attribution, &content.provenance.source_organization) {
+    let source = match (
+        &content.attribution,
+        &content.provenance.source_organization,
+    ) {
         (Attribution::Named, Some(org)) => sources.get(org),
         _ => None,
     };
     let ends = match (&content.from, &content.to) {
-        (Some(from), Some(to)) => batch.ends.get(from).cloned().zip(batch.ends.get(to).cloned()),
+        (Some(from), Some(to)) => batch
+            .ends
+            .get(from)
+            .cloned()
+            .zip(batch.ends.get(to).cloned()),
         _ => None,
     };
     let objects = export::objects(&export::Revision {
@@ -469,7 +482,13 @@ fn read_page(
             for (index, object) in objects.into_iter().enumerate().skip(skip) {
                 if page.objects.len() == limit {
                     page.more = true;
-                    page.next = Some(Cursor { seq: 0, skip: index }.text());
+                    page.next = Some(
+                        Cursor {
+                            seq: 0,
+                            skip: index,
+                        }
+                        .text(),
+                    );
                     return Ok(page);
                 }
                 page.objects.push((object, fixed_added()));
@@ -505,14 +524,21 @@ fn read_page(
             for (index, object) in objects.into_iter().enumerate().skip(from) {
                 if page.objects.len() == limit {
                     page.more = true;
-                    page.next = Some(Cursor { seq: row.seq, skip: index }.text());
+                    page.next = Some(
+                        Cursor {
+                            seq: row.seq,
+                            skip: index,
+                        }
+                        .text(),
+                    );
                     return Ok(page);
                 }
                 page.objects.push((object, row.at));
                 shown = true;
             }
             if shown {
-                page.shown.push(format!("{}@{}", row.record_id, row.revision));
+                page.shown
+                    .push(format!("{}@{}", row.record_id, row.revision));
             }
             seq = row.seq + 1;
             skip = 0;
@@ -652,22 +678,34 @@ pub fn add(
         }
         stored.extend(store_submissions(conn, caller, second, &mut failed)?);
 
-        let version_or = |v: &Option<String>| v.clone().unwrap_or_else(|| stix::naive_timestamp(&requested));
+        let version_or = |v: &Option<String>| {
+            v.clone()
+                .unwrap_or_else(|| stix::naive_timestamp(&requested))
+        };
         let mut status = StatusResource::new(uuid::Uuid::new_v4().to_string(), &requested);
         for (id, version, outcome) in &plan.outcomes {
             let (ok, message) = match outcome {
                 Outcome::Record(i) => match stored.get(i) {
                     Some(record) => (true, format!("stored as record {record}")),
-                    None => (false, failed.get(i).cloned().unwrap_or_else(|| "not stored".into())),
+                    None => (
+                        false,
+                        failed
+                            .get(i)
+                            .cloned()
+                            .unwrap_or_else(|| "not stored".into()),
+                    ),
                 },
                 Outcome::Understood(message) => (true, message.clone()),
                 Outcome::Refused(message) => (false, message.clone()),
             };
-            status.push(ok, StatusDetail {
-                id: id.clone(),
-                version: version_or(version),
-                message: Some(message),
-            });
+            status.push(
+                ok,
+                StatusDetail {
+                    id: id.clone(),
+                    version: version_or(version),
+                    message: Some(message),
+                },
+            );
         }
         let body = serde_json::to_string(&status)
             .map_err(|e| StorageError::Corrupt(format!("status: {e}")))?;
@@ -806,7 +844,10 @@ mod tests {
             ("match[version]", "newest"),
         ] {
             assert!(
-                matches!(ObjectFilter::parse(&query(&[bad])), Err(TaxiiError::BadRequest(_))),
+                matches!(
+                    ObjectFilter::parse(&query(&[bad])),
+                    Err(TaxiiError::BadRequest(_))
+                ),
                 "{bad:?}"
             );
         }

@@ -18,7 +18,7 @@ mod records;
 mod screening;
 mod sightings;
 mod storage;
-mod tls;
 mod taxii;
 mod taxii_clients;
+mod tls;
 mod tokens;

@@ -45,7 +45,11 @@ async fn taxii_post(
         .bearer_auth(token)
         .insert_header(("Accept", TAXII))
         .insert_header(("Content-Type", content_type));
-    Reply::from(read_json(request.send_body(body.to_owned()).await).await.unwrap())
+    Reply::from(
+        read_json(request.send_body(body.to_owned()).await)
+            .await
+            .unwrap(),
+    )
 }
 
 fn content_type(reply: &Reply) -> &str {
@@ -60,7 +64,12 @@ fn content_type(reply: &Reply) -> &str {
 fn assert_taxii_error(reply: &Reply, status: u16) {
     assert_eq!(reply.status.as_u16(), status, "{}", reply.body);
     assert_eq!(content_type(reply), TAXII, "{}", reply.body);
-    assert_eq!(reply.body["http_status"], status.to_string(), "{}", reply.body);
+    assert_eq!(
+        reply.body["http_status"],
+        status.to_string(),
+        "{}",
+        reply.body
+    );
     assert!(reply.body["title"].is_string(), "{}", reply.body);
 }
 
@@ -152,10 +161,17 @@ async fn taxii_endpoints_answer_as_the_specification_says(backend: TestBackend) 
     let api_root = taxii_get(&w.app, &w.acme, &token, "/taxii2/api/").await;
     assert_eq!(api_root.body["versions"], json!([TAXII]));
     assert!(api_root.body["max_content_length"].as_u64().unwrap() > 0);
-    assert_taxii_error(&taxii_get(&w.app, &w.acme, &token, "/taxii2/nope/").await, 404);
+    assert_taxii_error(
+        &taxii_get(&w.app, &w.acme, &token, "/taxii2/nope/").await,
+        404,
+    );
 
     // Content negotiation: the TAXII media type or 406, as a TAXII error.
-    for accept in [None, Some("application/json"), Some("application/taxii+json;version=2.0")] {
+    for accept in [
+        None,
+        Some("application/json"),
+        Some("application/taxii+json;version=2.0"),
+    ] {
         let refused = taxii_get_with(&w.app, &w.acme, &token, "/taxii2/", accept).await;
         assert_taxii_error(&refused, 406);
     }
@@ -177,13 +193,22 @@ async fn taxii_endpoints_answer_as_the_specification_says(backend: TestBackend) 
     let exchange_token = w.app.token(&w.exchange).await;
     let theirs = taxii_get(&w.app, &w.exchange, &exchange_token, &format!("{INTEL}/")).await;
     assert_eq!(theirs.body["can_read"], true);
-    assert_eq!(theirs.body["can_write"], false, "exchange has no write scope");
+    assert_eq!(
+        theirs.body["can_write"], false,
+        "exchange has no write scope"
+    );
     assert_taxii_error(
         &taxii_get(&w.app, &w.acme, &token, "/taxii2/api/collections/nope/").await,
         404,
     );
     assert_taxii_error(
-        &taxii_get(&w.app, &w.acme, &token, "/taxii2/api/collections/nope/objects/").await,
+        &taxii_get(
+            &w.app,
+            &w.acme,
+            &token,
+            "/taxii2/api/collections/nope/objects/",
+        )
+        .await,
         404,
     );
 
@@ -196,7 +221,13 @@ async fn taxii_endpoints_answer_as_the_specification_says(backend: TestBackend) 
         "next=abc",
         "match[version]=newest",
     ] {
-        let reply = taxii_get(&w.app, &w.acme, &token, &format!("{INTEL}/objects/?{query}")).await;
+        let reply = taxii_get(
+            &w.app,
+            &w.acme,
+            &token,
+            &format!("{INTEL}/objects/?{query}"),
+        )
+        .await;
         assert_taxii_error(&reply, 400);
     }
 
@@ -209,7 +240,10 @@ async fn taxii_endpoints_answer_as_the_specification_says(backend: TestBackend) 
     let last = page.headers.get("x-taxii-date-added-last").unwrap();
     assert!(first.to_str().unwrap() <= last.to_str().unwrap());
     assert_eq!(record_ids(objects), ids.iter().cloned().collect());
-    let types: BTreeSet<&str> = objects.iter().map(|o| o["type"].as_str().unwrap()).collect();
+    let types: BTreeSet<&str> = objects
+        .iter()
+        .map(|o| o["type"].as_str().unwrap())
+        .collect();
     for expected in [
         "identity",
         "extension-definition",
@@ -231,7 +265,10 @@ async fn taxii_endpoints_answer_as_the_specification_says(backend: TestBackend) 
         indicator["object_marking_refs"],
         json!(["marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"])
     );
-    assert_eq!(indicator["created_by_ref"], tracewire::stix::organization_identity_id("acme"));
+    assert_eq!(
+        indicator["created_by_ref"],
+        tracewire::stix::organization_identity_id("acme")
+    );
 
     // Paging with small pages gives the same objects, in the same order.
     let paged = all_objects(&w.app, &w.acme, &token, INTEL, 3).await;
@@ -276,7 +313,13 @@ async fn taxii_endpoints_answer_as_the_specification_says(backend: TestBackend) 
     update["description"] = json!("second revision");
     let updated = w
         .app
-        .send_json(&w.acme, Method::PUT, &format!("/v1/records/{}", ids[0]), &token, update)
+        .send_json(
+            &w.acme,
+            Method::PUT,
+            &format!("/v1/records/{}", ids[0]),
+            &token,
+            update,
+        )
         .await;
     assert_eq!(updated.status, 200, "{}", updated.body);
     let object_path = format!("{INTEL}/objects/{}/", indicator_id(&ids[0]));
@@ -285,13 +328,28 @@ async fn taxii_endpoints_answer_as_the_specification_says(backend: TestBackend) 
     let latest_objects = latest.body["objects"].as_array().unwrap();
     assert_eq!(latest_objects.len(), 1);
     assert_eq!(latest_objects[0]["description"], "second revision");
-    let every = taxii_get(&w.app, &w.acme, &token, &format!("{object_path}?match[version]=all")).await;
+    let every = taxii_get(
+        &w.app,
+        &w.acme,
+        &token,
+        &format!("{object_path}?match[version]=all"),
+    )
+    .await;
     let versions_of: Vec<&Value> = every.body["objects"].as_array().unwrap().iter().collect();
     assert_eq!(versions_of.len(), 2);
     assert_eq!(versions_of[0]["created"], versions_of[1]["created"]);
     assert!(versions_of[0]["modified"].as_str() < versions_of[1]["modified"].as_str());
-    let first_only = taxii_get(&w.app, &w.acme, &token, &format!("{object_path}?match[version]=first")).await;
-    assert_eq!(first_only.body["objects"][0]["modified"], versions_of[0]["modified"]);
+    let first_only = taxii_get(
+        &w.app,
+        &w.acme,
+        &token,
+        &format!("{object_path}?match[version]=first"),
+    )
+    .await;
+    assert_eq!(
+        first_only.body["objects"][0]["modified"],
+        versions_of[0]["modified"]
+    );
     let versions = taxii_get(&w.app, &w.acme, &token, &format!("{object_path}versions/")).await;
     assert_eq!(versions.status, 200, "{}", versions.body);
     assert_eq!(
@@ -316,14 +374,20 @@ async fn taxii_endpoints_answer_as_the_specification_says(backend: TestBackend) 
         &format!("{INTEL}/objects/marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1/"),
     )
     .await;
-    assert_eq!(marking.body["objects"][0]["name"], "TLP:RED", "{}", marking.body);
+    assert_eq!(
+        marking.body["objects"][0]["name"], "TLP:RED",
+        "{}",
+        marking.body
+    );
 
     let manifest = taxii_get(&w.app, &w.acme, &token, &format!("{INTEL}/manifest/")).await;
     assert_eq!(manifest.status, 200, "{}", manifest.body);
     let entries = manifest.body["objects"].as_array().unwrap();
-    assert!(entries.iter().all(|e| e["media_type"] == "application/stix+json;version=2.1"
-        && e["date_added"].is_string()
-        && e["version"].is_string()));
+    assert!(entries
+        .iter()
+        .all(|e| e["media_type"] == "application/stix+json;version=2.1"
+            && e["date_added"].is_string()
+            && e["version"].is_string()));
     assert!(manifest.headers.get("x-taxii-date-added-last").is_some());
 }
 
@@ -373,7 +437,15 @@ async fn adding_objects_reports_every_object(backend: TestBackend) {
     let body = envelope.to_string();
 
     // Wrong media type, malformed envelopes, no write scope: refused whole.
-    let wrong = taxii_post(&w.app, &w.acme, &token, &objects_path, "application/json", &body).await;
+    let wrong = taxii_post(
+        &w.app,
+        &w.acme,
+        &token,
+        &objects_path,
+        "application/json",
+        &body,
+    )
+    .await;
     assert_taxii_error(&wrong, 415);
     for bad in [
         "not json",
@@ -386,8 +458,15 @@ async fn adding_objects_reports_every_object(backend: TestBackend) {
         assert_taxii_error(&refused, 400);
     }
     let exchange_token = w.app.token(&w.exchange).await;
-    let no_scope =
-        taxii_post(&w.app, &w.exchange, &exchange_token, &objects_path, TAXII, &body).await;
+    let no_scope = taxii_post(
+        &w.app,
+        &w.exchange,
+        &exchange_token,
+        &objects_path,
+        TAXII,
+        &body,
+    )
+    .await;
     assert_taxii_error(&no_scope, 403);
     let read_only = taxii_post(
         &w.app,
@@ -426,9 +505,14 @@ async fn adding_objects_reports_every_object(backend: TestBackend) {
 
     // Imported records: provenance import, the STIX id as source reference,
     // the TLP of the marking; RED ones readable by the importer only.
-    let list = w.app.get(&w.acme, "/v1/records?limit=100", Some(&token)).await;
+    let list = w
+        .app
+        .get(&w.acme, "/v1/records?limit=100", Some(&token))
+        .await;
     let records = list.body["items"].as_array().unwrap();
-    assert!(records.iter().all(|r| r["provenance"]["method"] == "import"));
+    assert!(records
+        .iter()
+        .all(|r| r["provenance"]["method"] == "import"));
     let actor = records.iter().find(|r| r["kind"] == "entity").unwrap();
     assert_eq!(actor["tlp"], "red");
     assert_eq!(actor["audience"]["organizations"], json!(["acme"]));
@@ -436,18 +520,34 @@ async fn adding_objects_reports_every_object(backend: TestBackend) {
         actor["provenance"]["source_reference"],
         "threat-actor--9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
     );
-    let relationship = records.iter().find(|r| r["kind"] == "relationship").unwrap();
-    assert_eq!(relationship["tlp"], "red", "unmarked objects are kept as RED");
+    let relationship = records
+        .iter()
+        .find(|r| r["kind"] == "relationship")
+        .unwrap();
+    assert_eq!(
+        relationship["tlp"], "red",
+        "unmarked objects are kept as RED"
+    );
     let ngo_token = w.app.token(&w.ngo).await;
-    let ngo_sees = w.app.get(&w.ngo, "/v1/records?limit=100", Some(&ngo_token)).await;
-    assert_eq!(ngo_sees.body["items"].as_array().unwrap().len(), 1, "only the GREEN address");
+    let ngo_sees = w
+        .app
+        .get(&w.ngo, "/v1/records?limit=100", Some(&ngo_token))
+        .await;
+    assert_eq!(
+        ngo_sees.body["items"].as_array().unwrap().len(),
+        1,
+        "only the GREEN address"
+    );
 
     // The status, again, for the poster only.
     let status_path = format!("/taxii2/api/status/{}/", status["id"].as_str().unwrap());
     let again = taxii_get(&w.app, &w.acme, &token, &status_path).await;
     assert_eq!(again.status, 200, "{}", again.body);
     assert_eq!(&again.body, status);
-    assert_taxii_error(&taxii_get(&w.app, &w.ngo, &ngo_token, &status_path).await, 404);
+    assert_taxii_error(
+        &taxii_get(&w.app, &w.ngo, &ngo_token, &status_path).await,
+        404,
+    );
 
     // Posting our own objects back links to the existing records.
     let served = all_objects(&w.app, &w.acme, &token, INTEL, 1000).await;
@@ -505,25 +605,43 @@ async fn red_never_leaks_through_taxii(backend: TestBackend) {
     // to all, the second only to ngo. An AMBER one widened to GREEN: the
     // other way round.
     let narrowed = created_ids(
-        &create(&w.app, &w.acme, vec![address_record(&evm(60), "green", json!({}))]).await,
+        &create(
+            &w.app,
+            &w.acme,
+            vec![address_record(&evm(60), "green", json!({}))],
+        )
+        .await,
     )
     .remove(0);
     let widened = created_ids(
         &create(
             &w.app,
             &w.acme,
-            vec![address_record(&evm(61), "amber", json!({"organizations": ["ngo"]}))],
+            vec![address_record(
+                &evm(61),
+                "amber",
+                json!({"organizations": ["ngo"]}),
+            )],
         )
         .await,
     )
     .remove(0);
     for (id, record) in [
-        (&narrowed, address_record(&evm(60), "red", json!({"organizations": ["ngo"]}))),
+        (
+            &narrowed,
+            address_record(&evm(60), "red", json!({"organizations": ["ngo"]})),
+        ),
         (&widened, address_record(&evm(61), "green", json!({}))),
     ] {
         let reply = w
             .app
-            .send_json(&w.acme, Method::PUT, &format!("/v1/records/{id}"), &token, record)
+            .send_json(
+                &w.acme,
+                Method::PUT,
+                &format!("/v1/records/{id}"),
+                &token,
+                record,
+            )
             .await;
         assert_eq!(reply.status, 200, "{}", reply.body);
     }
@@ -551,7 +669,12 @@ async fn red_never_leaks_through_taxii(backend: TestBackend) {
         }
 
         let objects = all_objects(&w.app, reader, &token, INTEL, 4).await;
-        assert_eq!(record_versions(&objects), expected, "{} through objects", reader.id);
+        assert_eq!(
+            record_versions(&objects),
+            expected,
+            "{} through objects",
+            reader.id
+        );
 
         let manifest = taxii_get(
             &w.app,
@@ -570,7 +693,11 @@ async fn red_never_leaks_through_taxii(backend: TestBackend) {
             .iter()
             .map(|o| o["id"].as_str().unwrap().to_owned())
             .collect();
-        assert_eq!(manifest_ids, object_ids, "{} through the manifest", reader.id);
+        assert_eq!(
+            manifest_ids, object_ids,
+            "{} through the manifest",
+            reader.id
+        );
 
         // Object by id and versions: 404 exactly when nothing is visible.
         for (case, id) in cases.iter().zip(&ids) {
@@ -586,9 +713,17 @@ async fn red_never_leaks_through_taxii(backend: TestBackend) {
                 }
             }
         }
-        let red_path = format!("{INTEL}/objects/{}/?match[version]=all", indicator_id(red_address));
+        let red_path = format!(
+            "{INTEL}/objects/{}/?match[version]=all",
+            indicator_id(red_address)
+        );
         let red = taxii_get(&w.app, reader, &token, &red_path).await;
-        assert_eq!(red.status == 200, named, "{} reading the RED record", reader.id);
+        assert_eq!(
+            red.status == 200,
+            named,
+            "{} reading the RED record",
+            reader.id
+        );
         let narrowed_versions = taxii_get(
             &w.app,
             reader,
@@ -610,12 +745,18 @@ async fn red_never_leaks_through_taxii(backend: TestBackend) {
             .iter()
             .find(|o| o["id"] == indicator_id(&ids[7]))
             .unwrap();
-        assert_eq!(anonymous.get("created_by_ref").is_some(), false, "{}", reader.id);
+        assert!(anonymous.get("created_by_ref").is_none(), "{}", reader.id);
         // The relationship appears only where its ends are visible.
-        let relationships = objects.iter().filter(|o| o["type"] == "relationship").count();
+        let relationships = objects
+            .iter()
+            .filter(|o| o["type"] == "relationship")
+            .count();
         assert_eq!(relationships, usize::from(named), "{}", reader.id);
         if named {
-            let actor = objects.iter().find(|o| o["type"] == "threat-actor").unwrap();
+            let actor = objects
+                .iter()
+                .find(|o| o["type"] == "threat-actor")
+                .unwrap();
             assert_eq!(actor["name"], "Lotus");
         }
 
@@ -636,31 +777,53 @@ async fn red_never_leaks_through_taxii(backend: TestBackend) {
 async fn sightings_are_sighting_objects(backend: TestBackend) {
     let w = world(backend).await;
     let all = "indicators:read indicators:write sightings:write";
-    let watch = w.app.add_org("watch", tracewire::domain::OrganizationType::Exchange, all);
+    let watch = w
+        .app
+        .add_org("watch", tracewire::domain::OrganizationType::Exchange, all);
     let ids = created_ids(
-        &create(&w.app, &w.acme, vec![address_record(&evm(0), "green", json!({}))]).await,
+        &create(
+            &w.app,
+            &w.acme,
+            vec![address_record(&evm(0), "green", json!({}))],
+        )
+        .await,
     );
     let seen = |extra: Value| {
-        let mut sighting = json!({ "seen_at": "2026-11-01T12:00:00Z", "count": 3, "context": "deposit" });
+        let mut sighting =
+            json!({ "seen_at": "2026-11-01T12:00:00Z", "count": 3, "context": "deposit" });
         for (k, v) in extra.as_object().unwrap() {
             sighting[k] = v.clone();
         }
         sighting
     };
     let items = vec![
-        seen(json!({ "sighting_of": ids[0], "tlp": "amber", "audience": {"organizations": ["acme"]} })),
-        seen(json!({ "chain": "eth", "address": evm(1), "tlp": "red", "audience": {"organizations": ["ngo"]} })),
+        seen(
+            json!({ "sighting_of": ids[0], "tlp": "amber", "audience": {"organizations": ["acme"]} }),
+        ),
+        seen(
+            json!({ "chain": "eth", "address": evm(1), "tlp": "red", "audience": {"organizations": ["ngo"]} }),
+        ),
         seen(json!({ "sighting_of": ids[0], "tlp": "green", "attribution": "anonymous" })),
     ];
     let watch_token = w.app.token(&watch).await;
     let reported = w
         .app
-        .send_json(&watch, Method::POST, "/v1/sightings", &watch_token, json!({ "items": items }))
+        .send_json(
+            &watch,
+            Method::POST,
+            "/v1/sightings",
+            &watch_token,
+            json!({ "items": items }),
+        )
         .await;
     let sightings = created_ids(&reported);
 
     let sighting_objects = |objects: &[Value]| -> Vec<Value> {
-        objects.iter().filter(|o| o["type"] == "sighting").cloned().collect()
+        objects
+            .iter()
+            .filter(|o| o["type"] == "sighting")
+            .cloned()
+            .collect()
     };
     // (reader, sightings it may see)
     for (reader, visible) in [
@@ -684,7 +847,11 @@ async fn sightings_are_sighting_objects(backend: TestBackend) {
             assert_eq!(object["count"], 3);
             assert_eq!(object["first_seen"], "2026-11-01T12:00:00.000000Z");
             let named = object["id"] != tracewire::stix::object_id("sighting", &sightings[2]);
-            assert_eq!(object.get("where_sighted_refs").is_some(), named, "{object}");
+            assert_eq!(
+                object.get("where_sighted_refs").is_some(),
+                named,
+                "{object}"
+            );
             if named {
                 assert_eq!(
                     object["where_sighted_refs"],
@@ -722,10 +889,26 @@ async fn sightings_are_sighting_objects(backend: TestBackend) {
         "object_marking_refs": ["marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"] }]})
     .to_string();
     let objects_path = format!("{INTEL}/objects/");
-    let by_watch = taxii_post(&w.app, &watch, &watch_token, &objects_path, TAXII, &envelope).await;
+    let by_watch = taxii_post(
+        &w.app,
+        &watch,
+        &watch_token,
+        &objects_path,
+        TAXII,
+        &envelope,
+    )
+    .await;
     assert_eq!(by_watch.body["success_count"], 1, "{}", by_watch.body);
     let acme_token = w.app.token(&w.acme).await;
-    let by_acme = taxii_post(&w.app, &w.acme, &acme_token, &objects_path, TAXII, &envelope).await;
+    let by_acme = taxii_post(
+        &w.app,
+        &w.acme,
+        &acme_token,
+        &objects_path,
+        TAXII,
+        &envelope,
+    )
+    .await;
     assert_eq!(by_acme.body["failure_count"], 1, "{}", by_acme.body);
     assert!(by_acme.body["failures"][0]["message"]
         .as_str()
@@ -733,7 +916,11 @@ async fn sightings_are_sighting_objects(backend: TestBackend) {
         .contains("sightings:write"));
     let record = w
         .app
-        .get(&w.acme, &format!("/v1/records/{}/sightings", ids[0]), Some(&acme_token))
+        .get(
+            &w.acme,
+            &format!("/v1/records/{}/sightings", ids[0]),
+            Some(&acme_token),
+        )
         .await;
     assert_eq!(record.status, 200, "{}", record.body);
 }

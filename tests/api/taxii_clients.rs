@@ -48,7 +48,15 @@ impl Drop for Server {
     }
 }
 
-fn run_client(python: &str, dir: &Path, demo: &Path, api: u16, org: &str, client: &str, mode: &str) -> Value {
+fn run_client(
+    python: &str,
+    dir: &Path,
+    demo: &Path,
+    api: u16,
+    org: &str,
+    client: &str,
+    mode: &str,
+) -> Value {
     let config = json!({
         "base_url": format!("https://localhost:{api}"),
         "ca": demo.join("pki/ca.pem"),
@@ -106,7 +114,15 @@ fn taxii2_client_and_stix2_validator_against_the_demo() {
         serde_json::from_str(&std::fs::read_to_string(demo.join("demo.json")).unwrap()).unwrap();
     let red = facts["records"]["red_for_safe_harbor"].as_str().unwrap();
 
-    let flow = run_client(&python, dir.path(), &demo, api, "acme-forensics", "acme-forensics-analyst", "flow");
+    let flow = run_client(
+        &python,
+        dir.path(),
+        &demo,
+        api,
+        "acme-forensics",
+        "acme-forensics-analyst",
+        "flow",
+    );
     assert_eq!(flow["title"], "tracewire");
     assert_eq!(flow["status"]["successes"], 4, "{flow}");
     assert!(flow["pages"].as_u64().unwrap() > 1, "paged: {flow}");
@@ -120,7 +136,10 @@ fn taxii2_client_and_stix2_validator_against_the_demo() {
     ] {
         let export = run_client(&python, dir.path(), &demo, api, org, client, "export");
         assert_eq!(export["invalid"], json!([]), "{org}: {export}");
-        assert!(export["objects"].as_u64().unwrap() > 1300, "{org}: {export}");
+        assert!(
+            export["objects"].as_u64().unwrap() > 1300,
+            "{org}: {export}"
+        );
         let ids: Vec<&str> = export["record_ids"]
             .as_array()
             .unwrap()
@@ -136,11 +155,22 @@ fn taxii2_client_and_stix2_validator_against_the_demo() {
     }
     let types = |e: &Value| e["types"].as_array().cloned().unwrap_or_default();
     assert!(
-        exported.iter().any(|(_, e)| types(e).contains(&json!("sighting"))),
+        exported
+            .iter()
+            .any(|(_, e)| types(e).contains(&json!("sighting"))),
         "the demo's sighting is exported"
     );
-    for expected in ["indicator", "cryptocurrency-wallet", "relationship", "threat-actor", "infrastructure"] {
-        assert!(types(&exported[0].1).contains(&json!(expected)), "{expected}");
+    for expected in [
+        "indicator",
+        "cryptocurrency-wallet",
+        "relationship",
+        "threat-actor",
+        "infrastructure",
+    ] {
+        assert!(
+            types(&exported[0].1).contains(&json!(expected)),
+            "{expected}"
+        );
     }
     drop(server);
     eprintln!(
@@ -150,7 +180,10 @@ fn taxii2_client_and_stix2_validator_against_the_demo() {
         flow["status"],
         exported
             .iter()
-            .map(|(org, e)| format!("{org}: {} objects, {} validator warnings", e["objects"], e["validator_warnings"]))
+            .map(|(org, e)| format!(
+                "{org}: {} objects, {} validator warnings",
+                e["objects"], e["validator_warnings"]
+            ))
             .collect::<Vec<_>>()
             .join("; ")
     );
