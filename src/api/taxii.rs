@@ -285,7 +285,7 @@ async fn get_objects(
     responses((status = 202, body = StatusResource, content_type = "application/taxii+json;version=2.1"),
         (status = 400, body = TaxiiErrorBody, content_type = "application/taxii+json;version=2.1"),
         (status = 415, body = TaxiiErrorBody, content_type = "application/taxii+json;version=2.1")),
-    security(("mutual_tls" = [], "bearer" = ["indicators:write"])))]
+    security(("mutual_tls" = [], "bearer" = ["indicators:write"]), ("mutual_tls" = [], "bearer" = ["sightings:write"])))]
 #[post("/{api_root}/collections/{collection_id}/objects/")]
 async fn add_objects(
     req: HttpRequest,
@@ -295,7 +295,7 @@ async fn add_objects(
     path: web::Path<(String, String)>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(Scope::IndicatorsWrite)?;
+    caller.require_one_of(&[Scope::IndicatorsWrite, Scope::SightingsWrite])?;
     let (root, id) = path.into_inner();
     let collection = collection(&root, &id)?;
     let content_type = req

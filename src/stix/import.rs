@@ -44,8 +44,9 @@ pub struct Plan {
 
 /// Maps every object; `organization` is the importer, the only recipient of
 /// AMBER, AMBER+STRICT and RED (and unmarked) imports until it shares them.
-/// Sightings are mapped only for importers that may report them.
-pub fn plan(objects: &[Value], organization: &str, may_report_sightings: bool) -> Plan {
+/// Sightings are mapped only for importers that may report them, other
+/// records only for importers that may write indicators.
+pub fn plan(objects: &[Value], importer: &Importer<'_>) -> Plan {
     let authors: BTreeSet<&str> = objects
         .iter()
         .filter_map(|o| o.get("created_by_ref").and_then(Value::as_str))
@@ -58,11 +59,15 @@ pub fn plan(objects: &[Value], organization: &str, may_report_sightings: bool) -
         let version = text(object, "modified")
             .or_else(|| text(object, "created"))
             .map(str::to_owned);
-        let importer = Importer {
-            organization,
-            may_report_sightings,
+        let outcome = match map_object(object, &authors, importer, &mut plan, &mut addresses) {
+            Outcome::Record(index) if !importer.may_write(&plan.submissions[index].item) => {
+                Outcome::Refused(format!(
+                    "storing this needs the {} scope",
+                    importer.scope_for(&plan.submissions[index].item)
+                ))
+            }
+            outcome => outcome,
         };
-        let outcome = map_object(object, &authors, &importer, &mut plan, &mut addresses);
         plan.outcomes.push((id, version, outcome));
     }
     plan
@@ -72,9 +77,31 @@ fn text<'a>(object: &'a Value, field: &str) -> Option<&'a str> {
     object.get(field).and_then(Value::as_str)
 }
 
-struct Importer<'a> {
-    organization: &'a str,
-    may_report_sightings: bool,
+/// Who imports, and what they may write.
+pub struct Importer<'a> {
+    /// The importing organization: the only recipient of AMBER,
+    /// AMBER+STRICT, RED and unmarked imports until it shares them.
+    pub organization: &'a str,
+    pub may_write_indicators: bool,
+    pub may_report_sightings: bool,
+}
+
+impl Importer<'_> {
+    fn scope_for(&self, item: &Value) -> &'static str {
+        if item["kind"] == "sighting" {
+            "sightings:write"
+        } else {
+            "indicators:write"
+        }
+    }
+
+    fn may_write(&self, item: &Value) -> bool {
+        if item["kind"] == "sighting" {
+            self.may_report_sightings
+        } else {
+            self.may_write_indicators
+        }
+    }
 }
 
 fn map_object(
@@ -183,9 +210,6 @@ fn map_object(
                 item,
                 vec![("from", from.to_owned()), ("to", to.to_owned())],
             )
-        }
-        "sighting" if !importer.may_report_sightings => {
-            Outcome::Refused("reporting sightings needs the sightings:write scope".into())
         }
         "sighting" => {
             let Some(of) = text(object, "sighting_of_ref") else {
@@ -422,7 +446,12 @@ mod tests {
                    "object_marking_refs": ["marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"]}),
             json!({"type": "cryptocurrency-wallet", "id": "cryptocurrency-wallet--3", "value": "0x00000000000000000000000000000000dead0001"}),
         ];
-        let plan = plan(&objects, "acme", false);
+        let importer = Importer {
+            organization: "acme",
+            may_write_indicators: true,
+            may_report_sightings: false,
+        };
+        let plan = plan(&objects, &importer);
         assert_eq!(plan.outcomes.len(), 3);
         assert!(matches!(plan.outcomes[0].2, Outcome::Refused(_)));
         assert_eq!(plan.outcomes[1].2, Outcome::Record(0));

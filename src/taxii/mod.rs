@@ -96,8 +96,10 @@ impl Collection {
             Collection::Intelligence => (
                 "Intelligence visible to you",
                 "Every record you may read, each revision under its own sharing, as STIX 2.1. \
-                 Objects you add become records of your organization with provenance import.",
-                caller.scopes.contains(Scope::IndicatorsWrite),
+                 Objects you add become records of your organization with provenance import \
+                 (indicators with indicators:write, sightings with sightings:write).",
+                caller.scopes.contains(Scope::IndicatorsWrite)
+                    || caller.scopes.contains(Scope::SightingsWrite),
             ),
             Collection::Clear => (
                 "TLP:CLEAR intelligence",
@@ -588,7 +590,9 @@ pub fn objects(
     let page = read_page(conn, &reader, collection, &filter, &entries)?;
     let detail = json!({ "object": object_id, "filter": format!("{filter:?}") });
     audit_page(conn, caller, action, collection, &page, detail)?;
-    if object_id.is_some() && page.objects.is_empty() && filter.next.is_none() {
+    // Not found: nothing, and nothing further on (a long scan for an
+    // observable's id may end a page empty but with `more`).
+    if object_id.is_some() && page.objects.is_empty() && !page.more && filter.next.is_none() {
         return Err(TaxiiError::NotFound);
     }
     Ok(page)
@@ -641,11 +645,12 @@ pub fn add(
             )));
         }
     }
-    let plan = import::plan(
-        objects,
-        caller.organization.as_str(),
-        caller.scopes.contains(Scope::SightingsWrite),
-    );
+    let importer = import::Importer {
+        organization: caller.organization.as_str(),
+        may_write_indicators: caller.scopes.contains(Scope::IndicatorsWrite),
+        may_report_sightings: caller.scopes.contains(Scope::SightingsWrite),
+    };
+    let plan = import::plan(objects, &importer);
     let requested = now();
     conn.transaction(|conn| {
         let mut failed: HashMap<usize, String> = HashMap::new();

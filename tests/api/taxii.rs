@@ -914,6 +914,32 @@ async fn sightings_are_sighting_objects(backend: TestBackend) {
         .as_str()
         .unwrap()
         .contains("sightings:write"));
+    // A client that only reports sightings may POST them, and nothing else.
+    let screen = w.app.add_org(
+        "screen",
+        tracewire::domain::OrganizationType::Exchange,
+        "indicators:read sightings:write",
+    );
+    let screen_token = w.app.token(&screen).await;
+    let mut mixed: Value = serde_json::from_str(&envelope).unwrap();
+    mixed["objects"].as_array_mut().unwrap().push(json!({
+        "type": "cryptocurrency-wallet", "spec_version": "2.1",
+        "id": "cryptocurrency-wallet--0d7e2a44-5a8b-5c61-9f1e-2b3c4d5e6f70", "value": evm(9) }));
+    let by_screen = taxii_post(
+        &w.app,
+        &screen,
+        &screen_token,
+        &objects_path,
+        TAXII,
+        &mixed.to_string(),
+    )
+    .await;
+    assert_eq!(by_screen.status, 202, "{}", by_screen.body);
+    assert_eq!(by_screen.body["success_count"], 1, "{}", by_screen.body);
+    assert!(by_screen.body["failures"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("indicators:write"));
     let record = w
         .app
         .get(
