@@ -568,6 +568,32 @@ async fn adding_objects_reports_every_object(backend: TestBackend) {
     )
     .await;
     assert_eq!(linked.body["success_count"], 1, "{}", linked.body);
+
+    // Every TAXII read and write is in the audit log, and the chain holds.
+    let actions: BTreeSet<String> = {
+        use diesel::prelude::*;
+        use tracewire::storage::schema::audit_log;
+        let mut conn = w.app.db.get().unwrap();
+        audit_log::table
+            .select(audit_log::action)
+            .load::<String>(&mut *conn)
+            .unwrap()
+            .into_iter()
+            .collect()
+    };
+    for action in [
+        "taxii.objects.add",
+        "taxii.status",
+        "taxii.objects",
+        "records.create",
+    ] {
+        assert!(actions.contains(action), "{action} in {actions:?}");
+    }
+    let mut conn = w.app.db.get().unwrap();
+    assert!(matches!(
+        tracewire::audit::verify(&mut conn).unwrap(),
+        tracewire::audit::Verification::Intact { .. }
+    ));
 }
 
 /// Every TLP × audience, read through every TAXII path by the source, a
