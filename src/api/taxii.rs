@@ -6,11 +6,10 @@
 use crate::auth::Caller;
 use crate::domain::Scope;
 use crate::error::{problem_for_status, ApiError, Problem, TaxiiErrorBody, PROBLEM_CONTENT_TYPE};
-use crate::stix::STIX_MEDIA_TYPE;
 use crate::storage::Database;
 use crate::taxii::{
     self, ApiRootInfo, Collection, CollectionView, Collections, Discovery, Envelope, Manifest,
-    ManifestEntry, ObjectFilter, StatusResource, Versions, API_ROOT, TAXII_MEDIA_TYPE,
+    ObjectFilter, StatusResource, Versions, API_ROOT, TAXII_MEDIA_TYPE,
 };
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -237,6 +236,49 @@ async fn get_collection(
 
 type Query = web::Query<Vec<(String, String)>>;
 
+/// Which object-reading endpoint is asked.
+enum Read {
+    Objects,
+    Manifest,
+    Object(String),
+    Versions(String),
+}
+
+/// What the object-reading endpoints share: the scope, the collection, the
+/// filters and the audited read.
+async fn read_page(
+    caller: Caller,
+    db: &Database,
+    (root, collection_id): (&str, &str),
+    query: &[(String, String)],
+    read: Read,
+) -> Result<taxii::Page, ApiError> {
+    caller.require(Scope::IndicatorsRead)?;
+    let collection = collection(root, collection_id)?;
+    let mut filter = ObjectFilter::parse(query)?;
+    let (object, action) = match read {
+        Read::Objects => (None, "taxii.objects"),
+        Read::Manifest => (None, "taxii.manifest"),
+        Read::Object(id) => (Some(id), "taxii.object"),
+        Read::Versions(id) => {
+            filter.versions = vec![taxii::VersionMatch::All];
+            (Some(id), "taxii.versions")
+        }
+    };
+    Ok(db
+        .run(move |conn| {
+            taxii::objects(
+                conn,
+                &caller,
+                collection,
+                &filter,
+                object.as_deref(),
+                action,
+            )
+        })
+        .await?)
+}
+
 /// The objects of a collection you may see, oldest first.
 ///
 /// Filters: `added_after`, `limit` (1–1000), `next`, `match[id]`,
@@ -256,21 +298,10 @@ async fn get_objects(
     path: web::Path<(String, String)>,
     query: Query,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(Scope::IndicatorsRead)?;
     let (root, id) = path.into_inner();
-    let collection = collection(&root, &id)?;
-    let filter = ObjectFilter::parse(&query).map_err(ApiError::from)?;
-    let page = db
-        .run(move |conn| taxii::objects(conn, &caller, collection, &filter, None, "taxii.objects"))
-        .await
-        .map_err(ApiError::from)?;
+    let page = read_page(caller, &db, (&root, &id), &query, Read::Objects).await?;
     let range = page.date_added_range();
-    let envelope = Envelope {
-        more: page.more,
-        next: page.next,
-        objects: page.objects.into_iter().map(|(o, _)| o).collect(),
-    };
-    taxii_response(StatusCode::OK, &envelope, range)
+    taxii_response(StatusCode::OK, &page.into_envelope(), range)
 }
 
 /// Add STIX objects: they become records of your organization.
@@ -331,30 +362,10 @@ async fn get_object(
     path: web::Path<(String, String, String)>,
     query: Query,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(Scope::IndicatorsRead)?;
     let (root, id, object) = path.into_inner();
-    let collection = collection(&root, &id)?;
-    let filter = ObjectFilter::parse(&query).map_err(ApiError::from)?;
-    let page = db
-        .run(move |conn| {
-            taxii::objects(
-                conn,
-                &caller,
-                collection,
-                &filter,
-                Some(&object),
-                "taxii.object",
-            )
-        })
-        .await
-        .map_err(ApiError::from)?;
+    let page = read_page(caller, &db, (&root, &id), &query, Read::Object(object)).await?;
     let range = page.date_added_range();
-    let envelope = Envelope {
-        more: page.more,
-        next: page.next,
-        objects: page.objects.into_iter().map(|(o, _)| o).collect(),
-    };
-    taxii_response(StatusCode::OK, &envelope, range)
+    taxii_response(StatusCode::OK, &page.into_envelope(), range)
 }
 
 /// The versions of one object you may see.
@@ -371,35 +382,9 @@ async fn get_object_versions(
     path: web::Path<(String, String, String)>,
     query: Query,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(Scope::IndicatorsRead)?;
     let (root, id, object) = path.into_inner();
-    let collection = collection(&root, &id)?;
-    let mut filter = ObjectFilter::parse(&query).map_err(ApiError::from)?;
-    filter.versions = vec![taxii::VersionMatch::All];
-    let page = db
-        .run(move |conn| {
-            taxii::objects(
-                conn,
-                &caller,
-                collection,
-                &filter,
-                Some(&object),
-                "taxii.versions",
-            )
-        })
-        .await
-        .map_err(ApiError::from)?;
-    let range = page.date_added_range();
-    let body = Versions {
-        more: page.more,
-        next: page.next,
-        versions: page
-            .objects
-            .iter()
-            .map(|(o, added)| taxii::version_of(o, added))
-            .collect(),
-    };
-    taxii_response(StatusCode::OK, &body, range)
+    let page = read_page(caller, &db, (&root, &id), &query, Read::Versions(object)).await?;
+    taxii_response(StatusCode::OK, &page.versions(), page.date_added_range())
 }
 
 /// The manifest: id, version and date added of the objects you may see.
@@ -416,30 +401,9 @@ async fn get_manifest(
     path: web::Path<(String, String)>,
     query: Query,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(Scope::IndicatorsRead)?;
     let (root, id) = path.into_inner();
-    let collection = collection(&root, &id)?;
-    let filter = ObjectFilter::parse(&query).map_err(ApiError::from)?;
-    let page = db
-        .run(move |conn| taxii::objects(conn, &caller, collection, &filter, None, "taxii.manifest"))
-        .await
-        .map_err(ApiError::from)?;
-    let range = page.date_added_range();
-    let body = Manifest {
-        more: page.more,
-        next: page.next,
-        objects: page
-            .objects
-            .iter()
-            .map(|(o, added)| ManifestEntry {
-                id: o["id"].as_str().unwrap_or_default().to_owned(),
-                date_added: crate::stix::naive_timestamp(added),
-                version: taxii::version_of(o, added),
-                media_type: STIX_MEDIA_TYPE.into(),
-            })
-            .collect(),
-    };
-    taxii_response(StatusCode::OK, &body, range)
+    let page = read_page(caller, &db, (&root, &id), &query, Read::Manifest).await?;
+    taxii_response(StatusCode::OK, &page.manifest(), page.date_added_range())
 }
 
 /// The status of an envelope you posted (404 for anyone else's).

@@ -276,6 +276,48 @@ impl Page {
     }
 }
 
+impl Page {
+    /// The objects, as an envelope.
+    pub fn into_envelope(self) -> Envelope {
+        Envelope {
+            more: self.more,
+            next: self.next,
+            objects: self.objects.into_iter().map(|(o, _)| o).collect(),
+        }
+    }
+
+    /// The objects' ids, versions and dates added.
+    pub fn manifest(&self) -> Manifest {
+        Manifest {
+            more: self.more,
+            next: self.next.clone(),
+            objects: self
+                .objects
+                .iter()
+                .map(|(o, added)| ManifestEntry {
+                    id: o["id"].as_str().unwrap_or_default().to_owned(),
+                    date_added: stix::naive_timestamp(added),
+                    version: version_of(o, added),
+                    media_type: stix::STIX_MEDIA_TYPE.into(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The objects' versions.
+    pub fn versions(&self) -> Versions {
+        Versions {
+            more: self.more,
+            next: self.next.clone(),
+            versions: self
+                .objects
+                .iter()
+                .map(|(o, added)| version_of(o, added))
+                .collect(),
+        }
+    }
+}
+
 /// When tracewire's fixed objects count as added.
 fn fixed_added() -> NaiveDateTime {
     stix::parse_timestamp(stix::FIXED_CREATED)

@@ -151,7 +151,7 @@ fn invalid_configuration_is_reported_clearly() {
     assert!(err.contains("databse"), "{err}");
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

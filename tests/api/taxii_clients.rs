@@ -6,20 +6,13 @@
 //! `stix2-validator` (`.ci/run` makes one; the README shows how). Without it
 //! the test says it is skipped, and fails when `CI` is set, so CI can never
 //! skip it silently.
+use crate::cli::free_port;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_tracewire");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// The Python to use, or `None` (after saying so) when the test is skipped.
 fn python() -> Option<String> {
