@@ -47,7 +47,9 @@ pub fn record(
 }
 
 /// Appends the entry of a read, in its own transaction (call it outside any
-/// transaction). On PostgreSQL its commit does not wait for the WAL flush
+/// transaction), together with the entries of reads running at the same
+/// time (see `storage::audit::ReadEntryQueue`); returns once it has
+/// committed. On PostgreSQL its commit does not wait for the WAL flush
 /// (`synchronous_commit = off` for this transaction only): the entry is
 /// still chained and written, but a crash in the next fraction of a second
 /// can lose the last read entries, never a write's.
@@ -63,28 +65,25 @@ fn append(
     conn: &mut DbConnection,
     caller: &Caller,
     event: AuditEvent,
-    relaxed: bool,
+    read: bool,
 ) -> Result<(), StorageError> {
-    let at = now();
-    let record_ids = serde_json::to_string(&event.record_ids).unwrap_or_else(|_| "[]".into());
-    let detail = event.detail.to_string();
-    audit::append(conn, relaxed, |seq, prev_hash| {
-        let mut row = AuditRow {
-            seq,
-            at,
-            organization: caller.organization.to_string(),
-            client: caller.client_id.clone(),
-            action: event.action.into(),
-            record_ids,
-            result_count: event.result_count as i64,
-            detail,
-            prev_hash: prev_hash.to_owned(),
-            hash: String::new(),
-        };
-        row.hash = entry_hash(&row);
-        row
-    })?;
-    Ok(())
+    let row = AuditRow {
+        seq: 0,
+        at: now(),
+        organization: caller.organization.to_string(),
+        client: caller.client_id.clone(),
+        action: event.action.into(),
+        record_ids: serde_json::to_string(&event.record_ids).unwrap_or_else(|_| "[]".into()),
+        result_count: event.result_count as i64,
+        detail: event.detail.to_string(),
+        prev_hash: String::new(),
+        hash: String::new(),
+    };
+    match (read, audit::current_read_queue()) {
+        // Concurrent reads share one append (group commit).
+        (true, Some(queue)) => queue.append(conn, row, entry_hash),
+        _ => audit::append_many(conn, read, vec![row], entry_hash),
+    }
 }
 
 /// The outcome of checking the chain.

@@ -1,8 +1,11 @@
 //! The audit log's rows and the append that keeps its hash chain.
 use super::schema::{audit_head, audit_log};
-use super::{DbConnection, StorageResult};
+use super::{DbConnection, StorageError, StorageResult};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = audit_log)]
@@ -21,36 +24,139 @@ pub struct AuditRow {
     pub hash: String,
 }
 
-/// Appends an entry after the current tip. `finish` receives the new
-/// sequence number and the previous hash and returns the complete row.
-/// Bumping the head first takes its row lock (PostgreSQL) or the write
-/// lock (SQLite), so concurrent appends queue instead of forking the chain;
-/// the lock is held for three statements and the commit. Runs in the
-/// caller's transaction when there is one. `relaxed` lets the commit skip
-/// waiting for the WAL flush (for read entries only; see
-/// `crate::audit::record_read`).
-pub fn append(
+/// Appends `rows` after the current tip: one bump of the head for all of
+/// them, then each row gets its sequence number and previous hash in order,
+/// and `seal` computes its hash. Bumping the head first takes its row lock
+/// (PostgreSQL) or the write lock (SQLite), so concurrent appends queue
+/// instead of forking the chain. Runs in the caller's transaction when there
+/// is one. `relaxed` lets the commit skip waiting for the WAL flush (for
+/// read entries only; see `crate::audit::record_read`).
+pub fn append_many(
     conn: &mut DbConnection,
     relaxed: bool,
-    finish: impl FnOnce(i64, &str) -> AuditRow,
-) -> StorageResult<AuditRow> {
+    mut rows: Vec<AuditRow>,
+    seal: fn(&AuditRow) -> String,
+) -> StorageResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
     conn.transaction(|conn| {
         if relaxed {
             relax_commit_durability(conn)?;
         }
-        let (seq, prev_hash): (i64, String) = diesel::update(audit_head::table.find(1))
-            .set(audit_head::seq.eq(audit_head::seq + 1))
+        let (last_seq, mut prev_hash): (i64, String) = diesel::update(audit_head::table.find(1))
+            .set(audit_head::seq.eq(audit_head::seq + rows.len() as i64))
             .returning((audit_head::seq, audit_head::hash))
             .get_result(conn)?;
-        let row = finish(seq, &prev_hash);
-        diesel::insert_into(audit_log::table)
-            .values(&row)
-            .execute(conn)?;
+        let first_seq = last_seq - rows.len() as i64 + 1;
+        for (offset, row) in rows.iter_mut().enumerate() {
+            row.seq = first_seq + offset as i64;
+            row.prev_hash = std::mem::take(&mut prev_hash);
+            row.hash = seal(row);
+            prev_hash = row.hash.clone();
+        }
+        for chunk in rows.chunks(super::records::INSERT_CHUNK / 4) {
+            on_backend!(conn, c => diesel::insert_into(audit_log::table).values(chunk).execute(c))?;
+        }
         diesel::update(audit_head::table.find(1))
-            .set(audit_head::hash.eq(&row.hash))
+            .set(audit_head::hash.eq(&prev_hash))
             .execute(conn)?;
-        Ok(row)
+        Ok(())
     })
+}
+
+/// Read entries waiting to be appended together (group commit).
+///
+/// Every audited read used to take the head's lock for its own transaction,
+/// so concurrent reads queued there. Now a read adds its entry here and
+/// waits to lead: the leader appends every entry waiting at that moment in
+/// one transaction, with its own connection, and the others find theirs
+/// already written. Each read still returns only after its entry has
+/// committed (or with the append's error). One queue per database.
+#[derive(Default)]
+pub struct ReadEntryQueue {
+    waiting: Mutex<Waiting>,
+    leader: Mutex<()>,
+}
+
+#[derive(Default)]
+struct Waiting {
+    entries: Vec<(u64, AuditRow)>,
+    last_ticket: u64,
+    /// Every ticket up to this one has been appended (or has failed).
+    done_through: u64,
+    /// Tickets whose batch failed, with the error, until their reader looks.
+    failed: HashMap<u64, String>,
+}
+
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves consistent data (plain pushes
+    // and counters), so a poisoned lock is still usable.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl ReadEntryQueue {
+    /// Appends `row` (its sequence number and hashes are filled in) with
+    /// whatever other entries are waiting; returns once it has committed.
+    pub fn append(
+        &self,
+        conn: &mut DbConnection,
+        row: AuditRow,
+        seal: fn(&AuditRow) -> String,
+    ) -> StorageResult<()> {
+        let ticket = {
+            let mut waiting = locked(&self.waiting);
+            waiting.last_ticket += 1;
+            let ticket = waiting.last_ticket;
+            waiting.entries.push((ticket, row));
+            ticket
+        };
+        let _leading = locked(&self.leader);
+        let batch = {
+            let mut waiting = locked(&self.waiting);
+            if ticket <= waiting.done_through {
+                return match waiting.failed.remove(&ticket) {
+                    Some(error) => Err(StorageError::Unavailable(format!(
+                        "audit entry not written: {error}"
+                    ))),
+                    None => Ok(()),
+                };
+            }
+            std::mem::take(&mut waiting.entries)
+        };
+        let tickets: Vec<u64> = batch.iter().map(|(t, _)| *t).collect();
+        let rows = batch.into_iter().map(|(_, row)| row).collect();
+        let result = append_many(conn, true, rows, seal);
+        let mut waiting = locked(&self.waiting);
+        waiting.done_through = tickets.last().copied().unwrap_or(ticket);
+        if let Err(error) = &result {
+            for other in tickets.into_iter().filter(|t| *t != ticket) {
+                waiting.failed.insert(other, error.to_string());
+            }
+        }
+        result
+    }
+}
+
+thread_local! {
+    static READ_QUEUE: RefCell<Option<Arc<ReadEntryQueue>>> = const { RefCell::new(None) };
+}
+
+/// Runs `work` with `queue` as this thread's read-entry queue (see
+/// [`current_read_queue`]); `Database::run` does this for every request.
+pub fn with_read_queue<T>(queue: &Arc<ReadEntryQueue>, work: impl FnOnce() -> T) -> T {
+    let previous = READ_QUEUE.with(|q| q.replace(Some(queue.clone())));
+    let result = work();
+    READ_QUEUE.with(|q| *q.borrow_mut() = previous);
+    result
+}
+
+/// The read-entry queue of the database this thread is working for, if
+/// any (none for the CLI, which appends directly).
+pub fn current_read_queue() -> Option<Arc<ReadEntryQueue>> {
+    READ_QUEUE.with(|q| q.borrow().clone())
 }
 
 /// Lets the current transaction commit without waiting for the WAL flush

@@ -12,6 +12,17 @@ use diesel::Connection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use std::time::Duration;
 
+/// Runs the same multi-row statement on whichever backend `conn` is
+/// (diesel's MultiConnection does not offer batch inserts itself).
+macro_rules! on_backend {
+    ($conn:expr, $inner:ident => $body:expr) => {
+        match $conn {
+            DbConnection::Sqlite($inner) => $body,
+            DbConnection::Postgres($inner) => $body,
+        }
+    };
+}
+
 pub mod api_clients;
 pub mod audit;
 pub mod certificates;
@@ -121,6 +132,8 @@ impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for ConnectionSettin
 pub struct Database {
     pool: DbPool,
     backend: Backend,
+    /// Audit entries of concurrent reads, appended together.
+    read_entries: std::sync::Arc<audit::ReadEntryQueue>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,7 +183,11 @@ impl Database {
             .connection_customizer(Box::new(ConnectionSettings))
             .build(ConnectionManager::<DbConnection>::new(connection_string))
             .map_err(|e| StorageError::Unavailable(e.to_string()))?;
-        Ok(Database { pool, backend })
+        Ok(Database {
+            pool,
+            backend,
+            read_entries: Default::default(),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -190,11 +207,12 @@ impl Database {
         E: From<StorageError> + Send + 'static,
     {
         let pool = self.pool.clone();
+        let read_entries = self.read_entries.clone();
         let span = tracing::Span::current();
         let joined = tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
             let mut conn = pool.get().map_err(StorageError::from)?;
-            work(&mut conn)
+            audit::with_read_queue(&read_entries, || work(&mut conn))
         })
         .await;
         match joined {

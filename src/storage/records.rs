@@ -73,17 +73,6 @@ pub struct NewRecordRows {
     pub link: Option<LinkRow>,
 }
 
-/// Runs the same multi-row statement on whichever backend `conn` is
-/// (diesel's MultiConnection does not offer batch inserts itself).
-macro_rules! on_backend {
-    ($conn:expr, $inner:ident => $body:expr) => {
-        match $conn {
-            DbConnection::Sqlite($inner) => $body,
-            DbConnection::Postgres($inner) => $body,
-        }
-    };
-}
-
 /// Rows per multi-row INSERT: below SQLite's and PostgreSQL's bind-parameter limits.
 pub const INSERT_CHUNK: usize = 1000;
 
