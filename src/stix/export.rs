@@ -344,3 +344,118 @@ fn common(revision: &Revision<'_>) -> Map<String, Value> {
     object.insert("extensions".into(), json!({ EXTENSION_ID: extension }));
     object
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Attribution, Method, Tlp};
+    use crate::records::{AudienceView, ProvenanceView};
+
+    fn address(attribution: Attribution, source: Option<&str>) -> RecordContent {
+        RecordContent {
+            id: uuid::Uuid::now_v7().to_string(),
+            kind: RecordKind::Address,
+            chain: Some("btc".into()),
+            address: Some("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa".into()),
+            name: None,
+            entity_type: None,
+            aliases: Vec::new(),
+            relation: None,
+            from: None,
+            to: None,
+            sighting: None,
+            categories: vec![Category::Ransomware],
+            confidence: 70,
+            valid_from: None,
+            valid_until: None,
+            description: String::new(),
+            external_references: Vec::new(),
+            tlp: Tlp::Red,
+            audience: AudienceView::default(),
+            attribution,
+            provenance: ProvenanceView {
+                source_organization: source.map(str::to_owned),
+                submitted_by: None,
+                received_at: chrono::Utc::now(),
+                observed_at: None,
+                method: Method::Investigation,
+                source_reference: None,
+                derived_from: Vec::new(),
+            },
+            revision: 2,
+            revoked: true,
+        }
+    }
+
+    #[test]
+    fn an_address_is_an_indicator_and_an_observable() {
+        let content = address(Attribution::Named, Some("acme"));
+        let source = Source {
+            id: "acme".into(),
+            name: "Acme".into(),
+            created: chrono::Utc::now().naive_utc(),
+        };
+        let now = chrono::Utc::now().naive_utc();
+        let objects = objects(&Revision {
+            content: &content,
+            created: now,
+            modified: now,
+            source: Some(&source),
+            ends: None,
+            seen: None,
+        });
+        let types: Vec<&str> = objects
+            .iter()
+            .map(|o| o["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(types, ["identity", "cryptocurrency-wallet", "indicator"]);
+        let indicator = &objects[2];
+        assert_eq!(indicator["id"], object_id("indicator", &content.id));
+        assert_eq!(
+            indicator["created_by_ref"],
+            organization_identity_id("acme")
+        );
+        assert_eq!(indicator["revoked"], true);
+        assert_eq!(
+            indicator["object_marking_refs"][0],
+            tlp_marking_id(Tlp::Red)
+        );
+        assert_eq!(
+            indicator["pattern"],
+            "[cryptocurrency-wallet:value = '1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa']"
+        );
+        assert_eq!(objects[1]["value"], "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa");
+    }
+
+    #[test]
+    fn anonymous_records_and_unlinked_relationships_name_nobody() {
+        let content = address(Attribution::Anonymous, None);
+        let now = chrono::Utc::now().naive_utc();
+        let revision = |content| Revision {
+            content,
+            created: now,
+            modified: now,
+            source: None,
+            ends: None,
+            seen: None,
+        };
+        let served = objects(&revision(&content));
+        assert!(served.iter().all(|o| o.get("created_by_ref").is_none()));
+        assert!(served.iter().all(|o| o["type"] != "identity"));
+        let mut relationship = address(Attribution::Named, Some("acme"));
+        relationship.kind = RecordKind::Relationship;
+        assert!(
+            objects(&revision(&relationship)).is_empty(),
+            "ends not visible"
+        );
+    }
+
+    #[test]
+    fn entity_types_choose_the_stix_type() {
+        assert_eq!(entity_stix_type("exchange"), "identity");
+        assert_eq!(entity_stix_type("darknet_market"), "infrastructure");
+        assert_eq!(entity_stix_type("mixer"), "infrastructure");
+        assert_eq!(entity_stix_type("trafficking_network"), "threat-actor");
+        assert_eq!(entity_stix_type("ransomware_group"), "threat-actor");
+    }
+}

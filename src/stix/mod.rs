@@ -119,7 +119,13 @@ pub fn fixed_objects() -> Vec<Value> {
         tracewire chain id; canonical: chain:address in tracewire's canonical form; the id is derived \
         from value and chain) and tracewire's properties on the objects it serves: record_id, revision, \
         kind, method, categories, chain, entity_type, relation.",
-            "schema": "https://www.first.org/tlp/",
+            // STIX allows the normative definition as plain text.
+            "schema": "new-sco cryptocurrency-wallet: value (string, required: the address as \
+        tracewire stores it), chain (string: tracewire chain id), canonical (string: chain:address); id = \
+        UUIDv5 in the STIX SCO namespace of {\"chain\",\"value\"}. property-extension on indicator, \
+        infrastructure, identity, threat-actor, relationship, sighting: record_id (string), revision \
+        (integer), kind, method, chain, entity_type, relation, context, source_reference, observed_at, \
+        aliases.",
             "version": "1.0.0",
             "extension_types": ["new-sco", "property-extension"]
         }),
