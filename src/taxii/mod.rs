@@ -37,8 +37,13 @@ pub const TAXII_MEDIA_TYPE: &str = "application/taxii+json;version=2.1";
 pub const API_ROOT: &str = "api";
 pub const DEFAULT_LIMIT: i64 = 100;
 pub const MAX_LIMIT: i64 = 1000;
-/// How many changes one request looks at, at most, per object it may return.
-const SCAN_FACTOR: i64 = 20;
+/// How many changes one request reads at a time, at least.
+const SCAN_BATCH: i64 = 200;
+/// How many changes one request looks at, at most: past that it answers
+/// with what it found and `more`. Large, because a page that is not full
+/// makes clients such as taxii2-client shrink their `limit` to its size
+/// (and an empty one would make it ask for 0).
+const SCAN_MAX: i64 = 20_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TaxiiError {
@@ -550,12 +555,13 @@ fn read_page(
     let sources = organization_sources(conn)?;
     let mut scanned = 0;
     loop {
-        if scanned >= limit as i64 * SCAN_FACTOR {
+        if scanned >= SCAN_MAX.max(limit as i64 * 20) {
             page.more = true;
             page.next = Some(Cursor { seq, skip: 0 }.text());
             return Ok(page);
         }
-        let rows = feed::from_seq(conn, seq, record, filter.added_after, limit as i64)?;
+        let batch_size = SCAN_BATCH.max(limit as i64);
+        let rows = feed::from_seq(conn, seq, record, filter.added_after, batch_size)?;
         if rows.is_empty() {
             return Ok(page);
         }
