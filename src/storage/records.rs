@@ -294,15 +294,34 @@ pub fn sightings_naming(
 }
 
 /// Unrevoked sightings `reader` may see that name one of `record_ids` or
-/// carry one of `keys`.
+/// carry one of `keys` (one query unless the lists are long).
 pub fn visible_sightings(
     conn: &mut DbConnection,
     reader: &Reader,
     record_ids: &[String],
     keys: &[String],
 ) -> StorageResult<Vec<RecordRow>> {
+    let rounds = keys.len().max(record_ids.len()).div_ceil(INSERT_CHUNK);
+    let chunk = |list: &[String], round: usize| -> Vec<String> {
+        list.iter()
+            .skip(round * INSERT_CHUNK)
+            .take(INSERT_CHUNK)
+            .cloned()
+            .collect()
+    };
     let mut rows = Vec::new();
-    let mut add = |conn: &mut DbConnection, query: BoxedRecords<'_>| -> StorageResult<()> {
+    for round in 0..rounds {
+        let naming = record_links::table
+            .filter(record_links::relation.eq(SIGHTING_OF))
+            .filter(record_links::to_id.eq_any(chunk(record_ids, round)))
+            .select(record_links::relationship_id);
+        let query = records::table
+            .filter(
+                records::link_key
+                    .eq_any(chunk(keys, round))
+                    .or(records::id.eq_any(naming)),
+            )
+            .into_boxed();
         rows.extend(
             visible_to(query, reader)
                 .filter(records::kind.eq("sighting"))
@@ -310,27 +329,6 @@ pub fn visible_sightings(
                 .select(RecordRow::as_select())
                 .load(conn)?,
         );
-        Ok(())
-    };
-    for chunk in keys.chunks(INSERT_CHUNK) {
-        add(
-            conn,
-            records::table
-                .filter(records::link_key.eq_any(chunk.to_vec()))
-                .into_boxed(),
-        )?;
-    }
-    for chunk in record_ids.chunks(INSERT_CHUNK) {
-        let naming = record_links::table
-            .filter(record_links::relation.eq(SIGHTING_OF))
-            .filter(record_links::to_id.eq_any(chunk.to_vec()))
-            .select(record_links::relationship_id);
-        add(
-            conn,
-            records::table
-                .filter(records::id.eq_any(naming))
-                .into_boxed(),
-        )?;
     }
     rows.sort_by(|a, b| a.id.cmp(&b.id));
     rows.dedup_by(|a, b| a.id == b.id);

@@ -36,6 +36,17 @@ fn sighting_of(record: &str, count: u32, tlp: &str, audience: Value) -> Value {
     })
 }
 
+/// The ids of a 201 answer to a batch, in order.
+fn created_ids(reply: &Reply) -> Vec<String> {
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    reply.body["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| id.as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// The ids of the `sighting` events in `org`'s change feed.
 async fn sighting_events(w: &World, org: &TestOrg) -> BTreeSet<String> {
     let feed = get(w, org, "/v1/changes?limit=1000").await;
@@ -68,12 +79,7 @@ async fn sightings_follow_their_own_sharing(backend: TestBackend) {
     )
     .await;
     assert_eq!(records.status, 201, "{}", records.body);
-    let record_ids: Vec<String> = records.body["ids"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|id| id.as_str().unwrap().to_owned())
-        .collect();
+    let record_ids = created_ids(&records);
     let sightings: Vec<Value> = cases
         .iter()
         .enumerate()
@@ -83,12 +89,7 @@ async fn sightings_follow_their_own_sharing(backend: TestBackend) {
         .collect();
     let reported = report(&w, &watch, json!({ "items": sightings })).await;
     assert_eq!(reported.status, 201, "{}", reported.body);
-    let sighting_ids: Vec<String> = reported.body["ids"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|id| id.as_str().unwrap().to_owned())
-        .collect();
+    let sighting_ids = created_ids(&reported);
     assert_eq!(reported.body["items"][0]["kind"], "sighting");
     assert_eq!(
         reported.body["items"][0]["provenance"]["method"],
