@@ -172,12 +172,17 @@ fn screen_for(
 
     // One query for every visible match, then walks only where links exist.
     let keys: Vec<String> = all_keys.into_iter().collect();
-    let rows = store::visible_addresses(conn, reader, &keys)?;
+    let (rows, sighting_rows): (Vec<_>, Vec<_>) =
+        store::visible_with_link_keys(conn, reader, &keys, &["address", "sighting"])?
+            .into_iter()
+            .partition(|row| row.kind == "address");
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let linked: HashSet<String> = store::with_outgoing_links(conn, &ids)?
         .into_iter()
         .collect();
-    let sightings = visible_sightings(conn, reader, &ids, &keys)?;
+    let mut sighting_rows = sighting_rows;
+    sighting_rows.extend(store::visible_sightings_naming(conn, reader, &ids)?);
+    let sightings = VisibleSightings::of(sighting_rows, reader)?;
     let mut by_key: BTreeMap<String, Vec<RecordView>> = BTreeMap::new();
     for row in rows {
         let key = row.link_key.clone().unwrap_or_default();
@@ -243,32 +248,31 @@ struct VisibleSightings {
     by_record: HashMap<String, Vec<String>>,
 }
 
-fn visible_sightings(
-    conn: &mut DbConnection,
-    reader: &Reader,
-    record_ids: &[String],
-    keys: &[String],
-) -> Result<VisibleSightings, RecordError> {
-    let mut found = VisibleSightings::default();
-    for row in store::visible_sightings(conn, reader, record_ids, keys)? {
-        let key = row.link_key.clone();
-        let view = records::present(row, reader)?;
-        let Some(details) = view.content.sighting else {
-            continue;
-        };
-        let id = view.content.id;
-        if let Some(key) = key {
-            found.by_key.entry(key).or_default().push(id.clone());
-        }
-        if let Some(of) = details.of {
-            found.by_record.entry(of).or_default().push(id.clone());
-        }
-        found.all.insert(id, (details.seen_at, details.count));
-    }
-    Ok(found)
-}
-
 impl VisibleSightings {
+    /// Indexes the sighting `rows` (the caller may see them; duplicates are fine).
+    fn of(rows: Vec<store::RecordRow>, reader: &Reader) -> Result<VisibleSightings, RecordError> {
+        let mut found = VisibleSightings::default();
+        for row in rows {
+            if found.all.contains_key(&row.id) {
+                continue;
+            }
+            let key = row.link_key.clone();
+            let view = records::present(row, reader)?;
+            let Some(details) = view.content.sighting else {
+                continue;
+            };
+            let id = view.content.id;
+            if let Some(key) = key {
+                found.by_key.entry(key).or_default().push(id.clone());
+            }
+            if let Some(of) = details.of {
+                found.by_record.entry(of).or_default().push(id.clone());
+            }
+            found.all.insert(id, (details.seen_at, details.count));
+        }
+        Ok(found)
+    }
+
     /// Totals over the sightings carrying one of `keys` or naming one of `shown`.
     fn totals_for(&self, keys: &[String], shown: &[RecordView]) -> SightingTotals {
         let by_address = keys.iter().filter_map(|k| self.by_key.get(k));

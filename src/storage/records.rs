@@ -245,18 +245,20 @@ fn matching<'a>(reader: &Reader, filter: &RecordFilter) -> BoxedRecords<'a> {
     query
 }
 
-/// Unrevoked address records `reader` may see whose link key is one of `keys`.
-pub fn visible_addresses(
+/// Unrevoked records of `kinds` that `reader` may see whose link key is
+/// one of `keys` (addresses, and sightings reported by address).
+pub fn visible_with_link_keys(
     conn: &mut DbConnection,
     reader: &Reader,
     keys: &[String],
+    kinds: &[&str],
 ) -> StorageResult<Vec<RecordRow>> {
     let mut rows = Vec::new();
     for chunk in keys.chunks(INSERT_CHUNK) {
         rows.extend(
             visible_to(records::table.into_boxed(), reader)
                 .filter(records::link_key.eq_any(chunk))
-                .filter(records::kind.eq("address"))
+                .filter(records::kind.eq_any(kinds))
                 .filter(records::revoked.eq(false))
                 .order(records::id)
                 .select(RecordRow::as_select())
@@ -293,45 +295,32 @@ pub fn sightings_naming(
     existing(conn, &ids)
 }
 
-/// Unrevoked sightings `reader` may see that name one of `record_ids` or
-/// carry one of `keys` (one query unless the lists are long).
-pub fn visible_sightings(
+/// Unrevoked sightings `reader` may see that name one of `record_ids`.
+pub fn visible_sightings_naming(
     conn: &mut DbConnection,
     reader: &Reader,
     record_ids: &[String],
-    keys: &[String],
 ) -> StorageResult<Vec<RecordRow>> {
-    let rounds = keys.len().max(record_ids.len()).div_ceil(INSERT_CHUNK);
-    let chunk = |list: &[String], round: usize| -> Vec<String> {
-        list.iter()
-            .skip(round * INSERT_CHUNK)
-            .take(INSERT_CHUNK)
-            .cloned()
-            .collect()
-    };
+    let mut naming = Vec::new();
+    for chunk in record_ids.chunks(INSERT_CHUNK) {
+        naming.extend(
+            record_links::table
+                .filter(record_links::relation.eq(SIGHTING_OF))
+                .filter(record_links::to_id.eq_any(chunk))
+                .select(record_links::relationship_id)
+                .load::<String>(conn)?,
+        );
+    }
     let mut rows = Vec::new();
-    for round in 0..rounds {
-        let naming = record_links::table
-            .filter(record_links::relation.eq(SIGHTING_OF))
-            .filter(record_links::to_id.eq_any(chunk(record_ids, round)))
-            .select(record_links::relationship_id);
-        let query = records::table
-            .filter(
-                records::link_key
-                    .eq_any(chunk(keys, round))
-                    .or(records::id.eq_any(naming)),
-            )
-            .into_boxed();
+    for chunk in naming.chunks(INSERT_CHUNK) {
         rows.extend(
-            visible_to(query, reader)
-                .filter(records::kind.eq("sighting"))
+            visible_to(records::table.into_boxed(), reader)
+                .filter(records::id.eq_any(chunk))
                 .filter(records::revoked.eq(false))
                 .select(RecordRow::as_select())
                 .load(conn)?,
         );
     }
-    rows.sort_by(|a, b| a.id.cmp(&b.id));
-    rows.dedup_by(|a, b| a.id == b.id);
     Ok(rows)
 }
 
