@@ -29,7 +29,7 @@ use crate::storage::{now, organizations, DbConnection, StorageError};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::Connection;
 use serde_json::{json, Value};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 pub use views::*;
 
 pub const TAXII_MEDIA_TYPE: &str = "application/taxii+json;version=2.1";
@@ -700,13 +700,23 @@ pub fn add(
     };
     let plan = import::plan(objects, &importer);
     let requested = now();
+    // Only submissions some object maps to are stored: a refused object
+    // (say, a sighting from a client without sightings:write) stores nothing.
+    let wanted: HashSet<usize> = plan
+        .outcomes
+        .iter()
+        .filter_map(|(_, _, outcome)| match outcome {
+            Outcome::Record(index) => Some(*index),
+            _ => None,
+        })
+        .collect();
     conn.transaction(|conn| {
         let mut failed: HashMap<usize, String> = HashMap::new();
         let first: Vec<(usize, Value)> = plan
             .submissions
             .iter()
             .enumerate()
-            .filter(|(_, s)| s.refs.is_empty())
+            .filter(|(i, s)| wanted.contains(i) && s.refs.is_empty())
             .map(|(i, s)| (i, s.item.clone()))
             .collect();
         let mut stored = store_submissions(conn, caller, first, &mut failed)?;
@@ -720,7 +730,7 @@ pub fn add(
             .collect();
         let mut second = Vec::new();
         for (index, submission) in plan.submissions.iter().enumerate() {
-            if !submission.refs.is_empty() {
+            if wanted.contains(&index) && !submission.refs.is_empty() {
                 match import::resolve_refs(submission, &by_stix) {
                     Ok(item) => second.push((index, item)),
                     Err(message) => {

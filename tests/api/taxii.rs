@@ -940,6 +940,16 @@ async fn sightings_are_sighting_objects(backend: TestBackend) {
         .as_str()
         .unwrap()
         .contains("sightings:write"));
+    // …and nothing of it was stored.
+    let acme_sightings = w
+        .app
+        .get(
+            &w.acme,
+            "/v1/records/count?kind=sighting&source=acme",
+            Some(&acme_token),
+        )
+        .await;
+    assert_eq!(acme_sightings.body["count"], 0, "{}", acme_sightings.body);
     // A client that only reports sightings may POST them, and nothing else.
     let screen = w.app.add_org(
         "screen",
