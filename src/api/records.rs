@@ -118,7 +118,7 @@ fn prefers_minimal(request: &HttpRequest) -> bool {
 /// `Prefer: return=minimal` answers with the ids only.
 ///
 /// Sighting items (also accepted at `POST /v1/sightings`) need the
-/// `sightings:write` scope as well.
+/// `sightings:write` scope, other items `indicators:write`.
 #[utoipa::path(post, path = "/v1/records", tag = "records", operation_id = "create_records",
     request_body = CreateRecords,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried batch safe (24 hours)"),
@@ -133,15 +133,9 @@ async fn create_records(
     request: HttpRequest,
     body: web::Json<CreateRecords>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(Scope::IndicatorsWrite)?;
-    let items = body.into_inner().items;
-    let reports_sightings = items
-        .iter()
-        .any(|item| item.get("kind").and_then(|k| k.as_str()) == Some("sighting"));
-    if reports_sightings {
-        caller.require(Scope::SightingsWrite)?;
-    }
-    create(caller, db, request, items, None).await
+    // Each item's kind decides the scope it needs (see `records::create_batch`).
+    caller.require_one_of(&[Scope::IndicatorsWrite, Scope::SightingsWrite])?;
+    create(caller, db, request, body.into_inner().items, None).await
 }
 
 /// Stores a batch (see [`create_records`]), of kind `only` if given, and

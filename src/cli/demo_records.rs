@@ -103,7 +103,7 @@ fn caller(org: &str, client: &str) -> anyhow::Result<Caller> {
     Ok(Caller {
         organization: OrganizationId::parse(org)?,
         client_id: client.into(),
-        scopes: Scopes::parse("indicators:read indicators:write")?,
+        scopes: Scopes::parse("indicators:read indicators:write sightings:write")?,
         issuer: "tracewire-demo-setup".into(),
         certificate_fingerprint: String::new(),
         token_expires_at: chrono::Utc::now(),

@@ -160,6 +160,7 @@ fn replay(
 /// 422 listing every bad item by index and field. With an idempotency key,
 /// a repeated request gets the first request's records back and writes
 /// nothing; the key is stored in the same transaction as the records.
+/// Every item needs the caller's scope for its kind (403 otherwise).
 pub fn create_batch(
     conn: &mut DbConnection,
     caller: &Caller,
@@ -232,6 +233,9 @@ fn store_batch(
             },
             Err(e) => errors.push(field(index, "item", e.to_string())),
         }
+    }
+    for (_, record) in &parsed {
+        require_write_scope(caller, record.body.kind())?;
     }
     if !errors.is_empty() {
         return Err(RecordError::Validation(errors));
@@ -577,6 +581,20 @@ pub(crate) fn present(row: RecordRow, reader: &Reader) -> Result<RecordView, Rec
     })
 }
 
+/// Writing sightings needs `sightings:write`, writing other records
+/// `indicators:write`: on create, update and revoke alike.
+fn require_write_scope(caller: &Caller, kind: RecordKind) -> Result<(), RecordError> {
+    let needed = match kind {
+        RecordKind::Sighting => Scope::SightingsWrite,
+        _ => Scope::IndicatorsWrite,
+    };
+    if caller.scopes.contains(needed) {
+        Ok(())
+    } else {
+        Err(RecordError::InsufficientScope(needed))
+    }
+}
+
 /// The current row of a record the caller may change: it must be visible
 /// (else 404, as if missing), the caller must be its source (else 403) and
 /// hold the scope for writing its kind.
@@ -596,14 +614,11 @@ fn owned_record(
     if source != caller.organization {
         return Err(RecordError::NotSource);
     }
-    let needed = if row.kind == RecordKind::Sighting.as_str() {
-        Scope::SightingsWrite
-    } else {
-        Scope::IndicatorsWrite
-    };
-    if !caller.scopes.contains(needed) {
-        return Err(RecordError::InsufficientScope(needed));
-    }
+    let kind: RecordKind = row
+        .kind
+        .parse()
+        .map_err(|e: String| StorageError::Corrupt(format!("record {id}: {e}")))?;
+    require_write_scope(caller, kind)?;
     Ok(row)
 }
 
