@@ -76,6 +76,7 @@ pub struct AuthService {
     audience: String,
     token_ttl_secs: u64,
     leeway_secs: u64,
+    credential_notice: chrono::TimeDelta,
     hub_ca: Option<HubCaCheck>,
     identities: TtlCache<Option<OrganizationId>>,
     clients: TtlCache<Option<api_clients::ApiClient>>,
@@ -104,10 +105,16 @@ impl AuthService {
             audience: settings.auth.audience.clone(),
             token_ttl_secs: settings.auth.token_ttl_secs,
             leeway_secs: settings.auth.leeway_secs,
+            credential_notice: settings.auth.credential_notice(),
             hub_ca,
             identities: TtlCache::new(),
             clients: TtlCache::new(),
         })
+    }
+
+    /// How long a credential added to an onboarded partner stays pending.
+    pub fn credential_notice(&self) -> chrono::TimeDelta {
+        self.credential_notice
     }
 
     pub fn hub_keys(&self) -> &HubKeyStore {

@@ -171,9 +171,20 @@ async fn certificates_under_the_hub_ca_map_by_subject(backend: TestBackend) {
     {
         let mut conn = app.db.get().unwrap();
         let acme = tracewire::domain::OrganizationId::parse("acme").unwrap();
-        let registered =
-            tracewire::partners::register_certificate(&mut conn, &acme, &third.cert_pem).unwrap();
-        tracewire::partners::revoke_certificate(&mut conn, &registered.fingerprint).unwrap();
+        let registered = tracewire::partners::register_certificate(
+            &mut conn,
+            &tracewire::audit::Actor::command_line(),
+            &acme,
+            &third.cert_pem,
+            chrono::TimeDelta::zero(),
+        )
+        .unwrap();
+        tracewire::partners::revoke_certificate(
+            &mut conn,
+            &tracewire::audit::Actor::command_line(),
+            &registered.fingerprint,
+        )
+        .unwrap();
     }
     let withdrawn = crate::helpers::TestOrg {
         certificate: third,
