@@ -341,7 +341,68 @@ async fn communities_are_visible_and_the_hub_cannot_join_or_lock_itself_out(back
     assert_eq!(reply.status, 200, "{}", reply.body);
 }
 
+/// `tracewire partner` shows a partner the same, from the command line.
+async fn the_partner_cli_shows_what_the_hub_did(backend: TestBackend) {
+    let w = world(backend).await;
+    let forged = w
+        .app
+        .pki
+        .ca
+        .issue_client("acme inc", "acme-forged", 30)
+        .unwrap();
+    let reply = admin(
+        &w,
+        Method::POST,
+        "/v1/admin/organizations/acme/certificates",
+        json!({"certificate_pem": forged.cert_pem}),
+    )
+    .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let fingerprint = reply.body["fingerprint"].as_str().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("acme.pem"), dir.path().join("acme-key.pem"));
+    std::fs::write(&cert, &w.acme.certificate.cert_pem).unwrap();
+    std::fs::write(&key, &w.acme.certificate.key_pem).unwrap();
+    let url = w.app.url("");
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_tracewire"))
+            .arg("partner")
+            .args(["--url", url.trim_end_matches('/')])
+            .arg("--ca")
+            .arg(w.app.pki.dir.join("ca.pem"))
+            .arg("--cert")
+            .arg(&cert)
+            .arg("--key")
+            .arg(&key)
+            .args(["--client-id", &w.acme.client_id])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (ok, shown, err) = run(&["show"]);
+    assert!(ok, "{err}");
+    let shown: Value = serde_json::from_str(&shown).unwrap();
+    assert!(shown["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["fingerprint"] == json!(fingerprint) && c["pending_until"].is_string()));
+    let (ok, history, err) = run(&["history"]);
+    assert!(ok, "{err}");
+    assert!(history.contains("admin.certificate.register") && history.contains(&fingerprint));
+    let (ok, _, err) = run(&["confirm-cert", &fingerprint]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = run(&["confirm-cert", &fingerprint]);
+    assert!(!ok && err.contains("404"), "{err}");
+}
+
 crate::on_both_backends!(
+    the_partner_cli_shows_what_the_hub_did,
     credentials_for_an_onboarded_partner_wait_for_it,
     pending_credentials_take_effect_after_the_notice,
     communities_are_visible_and_the_hub_cannot_join_or_lock_itself_out,
