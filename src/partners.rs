@@ -565,3 +565,57 @@ pub fn rotate_signing_key(
         Ok(key)
     })
 }
+
+/// Registers a certificate the hub's CA issued with an organization's
+/// mapped subject, on its first use (see `tls.subject_mapping_ca`), so the
+/// mapping is never silent: it is audited, listed under the organization,
+/// and, for an onboarded partner, pending like any credential the hub adds.
+/// Returns whether it is in effect now. A concurrent first use that
+/// registered it already counts as the registration.
+pub fn register_subject_mapped(
+    conn: &mut DbConnection,
+    organization: &OrganizationId,
+    certificate: &PeerCertificate,
+    notice: chrono::TimeDelta,
+) -> Result<bool, AdminError> {
+    let actor = Actor {
+        organization: "hub-ca".into(),
+        client: "subject-mapping".into(),
+    };
+    let registered = conn.transaction(|conn| {
+        let org = existing_organization(conn, organization)?;
+        let pending_until = pending_until(conn, &org, notice)?;
+        let registered = certificates::insert(
+            conn,
+            NewCertificate {
+                fingerprint: certificate.fingerprint.clone(),
+                organization_id: organization.clone(),
+                subject: certificate.subject.clone(),
+                serial: certificate.serial.clone(),
+                not_after: certificate.not_after.naive_utc(),
+                pending_until,
+            },
+        )?;
+        audit::record_admin(
+            conn,
+            &actor,
+            "admin.certificate.subject_mapped",
+            &[organization.as_str()],
+            json!({
+                "organization": organization.as_str(),
+                "fingerprint": registered.fingerprint,
+                "subject": registered.subject,
+                "pending_until": timestamp(registered.pending_until),
+            }),
+        )?;
+        Ok::<_, AdminError>(registered)
+    });
+    match registered {
+        Ok(registered) => Ok(registered.pending_until.is_none()),
+        Err(AdminError::Conflict(_)) => Ok(matches!(
+            certificates::registration(conn, &certificate.fingerprint)?,
+            certificates::Registration::Active(_)
+        )),
+        Err(other) => Err(other),
+    }
+}

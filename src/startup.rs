@@ -65,12 +65,13 @@ impl Application {
         let partners = PartnerIssuers::from_settings(&settings.auth.trusted_issuers)
             .map_err(anyhow::Error::msg)?;
         partners.refresh_all().await;
-        let auth = web::Data::new(AuthService::new(
-            &settings,
-            db.clone(),
-            hub_keys.clone(),
-            partners.clone(),
-        )?);
+        let auth = web::Data::new(
+            AuthService::new(&settings, db.clone(), hub_keys.clone(), partners.clone())?
+                .with_subject_mapping_hook(|conn, org, certificate, notice| {
+                    crate::partners::register_subject_mapped(conn, org, certificate, notice)
+                        .map_err(|e| e.to_string())
+                }),
+        );
         let tls_config = tls::server_config(&settings.tls)?;
         let metrics = web::Data::new(Metrics::new());
         let database = web::Data::new(db.clone());
