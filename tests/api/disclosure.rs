@@ -4,7 +4,7 @@
 //! references to invisible records; cursors compared around hidden writes;
 //! histories that were narrowed or widened.
 use crate::helpers::{read_json, Reply, TestApp, TestBackend, TestOrg};
-use crate::records::{address_record, create, evm, world};
+use crate::records::{address_record, create, evm, sharing_cases, world};
 use awc::http::Method;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -464,6 +464,149 @@ async fn references_to_invisible_records_are_left_out(backend: TestBackend) {
     );
 }
 
+/// The matrix: for every TLP × audience of an entity, and every reader
+/// relation, a CLEAR relationship to it, a CLEAR sighting of it and a CLEAR
+/// address derived from it name it exactly when the reader may read it, on
+/// the record, the listing, the feed and the export alike.
+async fn reference_fields_follow_the_sharing_matrix(backend: TestBackend) {
+    let w = world(backend).await;
+    let sighter = sighting_client(&w.app, &w.acme);
+    let cases = sharing_cases();
+    let entities = ids(&create(
+        &w.app,
+        &w.acme,
+        cases
+            .iter()
+            .enumerate()
+            .map(|(i, (tlp, audience, _))| json!({
+                "kind": "entity", "name": format!("Entity {i}"), "entity_type": "criminal_group",
+                "categories": ["human_trafficking"], "confidence": 50, "tlp": tlp,
+                "audience": audience, "method": "investigation",
+            }))
+            .collect(),
+    )
+    .await);
+    let addresses = ids(&create(
+        &w.app,
+        &w.acme,
+        (0..cases.len())
+            .map(|i| address_record(&evm(300 + i), "clear", json!({})))
+            .collect(),
+    )
+    .await);
+    let mut items = Vec::new();
+    for (i, entity) in entities.iter().enumerate() {
+        items.push(json!({"kind": "relationship", "relation": "attributed_to", "from": addresses[i], "to": entity,
+            "confidence": 50, "tlp": "clear", "method": "investigation"}));
+        let mut derived = address_record(&evm(400 + i), "clear", json!({}));
+        derived["derived_from"] = json!([entity]);
+        items.push(derived);
+    }
+    let linked = ids(&create(&w.app, &w.acme, items).await);
+    let token = w.app.token(&sighter).await;
+    let sightings = w.app.send_json(&sighter, Method::POST, "/v1/sightings", &token, json!({"items":
+        entities.iter().map(|e| json!({"sighting_of": e, "seen_at": "2026-11-01T12:00:00Z", "count": 1,
+            "context": "ad", "tlp": "clear"})).collect::<Vec<_>>()})).await;
+    let sightings = ids(&sightings);
+
+    let readers = [&w.acme, &w.ngo, &w.member, &w.exchange, &w.hub];
+    for (r, reader) in readers.iter().enumerate() {
+        let token = w.app.token(reader).await;
+        let list = w
+            .app
+            .get(reader, "/v1/records?limit=1000", Some(&token))
+            .await;
+        let feed = w
+            .app
+            .get(reader, "/v1/changes?limit=1000", Some(&token))
+            .await;
+        let (_, _, jsonl) = w
+            .app
+            .get_text(reader, "/v1/records/export?format=jsonl", &token)
+            .await;
+        let exported: Vec<Value> = jsonl
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let find = |items: &[Value], id: &str| -> Value {
+            items
+                .iter()
+                .find(|v| v["id"] == id)
+                .cloned()
+                .unwrap_or(Value::Null)
+        };
+        let listed = list.body["items"].as_array().unwrap().clone();
+        let fed: Vec<Value> = feed.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e.get("record").cloned())
+            .collect();
+        for (i, (tlp, audience, visible)) in cases.iter().enumerate() {
+            let may = visible[r];
+            let what = format!("{} reading {tlp} {audience}", reader.id);
+            let relationship = &linked[2 * i];
+            let derived = &linked[2 * i + 1];
+            let sighting = &sightings[i];
+            let one = |id: &String| {
+                let w = &w;
+                let token = token.clone();
+                let id = id.clone();
+                async move {
+                    w.app
+                        .get(reader, &format!("/v1/records/{id}"), Some(&token))
+                        .await
+                        .body
+                }
+            };
+            let views = [
+                (
+                    "get",
+                    one(relationship).await,
+                    one(sighting).await,
+                    one(derived).await,
+                ),
+                (
+                    "list",
+                    find(&listed, relationship),
+                    find(&listed, sighting),
+                    find(&listed, derived),
+                ),
+                (
+                    "feed",
+                    find(&fed, relationship),
+                    find(&fed, sighting),
+                    find(&fed, derived),
+                ),
+                (
+                    "jsonl",
+                    find(&exported, relationship),
+                    find(&exported, sighting),
+                    find(&exported, derived),
+                ),
+            ];
+            for (path, relationship, sighting, derived) in views {
+                assert_eq!(
+                    relationship.get("to").is_some(),
+                    may,
+                    "{what}: {path} relationship {relationship}"
+                );
+                assert_eq!(relationship["from"], json!(addresses[i]), "{what}: {path}");
+                assert_eq!(
+                    sighting["sighting"].get("of").is_some(),
+                    may,
+                    "{what}: {path} sighting {sighting}"
+                );
+                let expected = if may { json!([entities[i]]) } else { json!([]) };
+                assert_eq!(
+                    derived["provenance"]["derived_from"], expected,
+                    "{what}: {path} derived"
+                );
+            }
+        }
+    }
+}
+
 async fn feed(app: &TestApp, org: &TestOrg, after: Option<&str>) -> Reply {
     let path = match after {
         Some(cursor) => format!("/v1/changes?limit=1000&after={cursor}"),
@@ -718,6 +861,7 @@ crate::on_both_backends!(
     content_hashes_resist_brute_force,
     sighting_notices_reach_only_the_named_record_source,
     references_to_invisible_records_are_left_out,
+    reference_fields_follow_the_sharing_matrix,
     cursors_reveal_nothing_about_hidden_events,
     narrowed_and_widened_histories,
 );
