@@ -89,6 +89,14 @@ pub struct AuthSettings {
     /// How long a certificate or API client the hub adds to an onboarded
     /// partner stays pending unless the partner confirms it (0: at once).
     pub credential_notice_secs: u64,
+    /// File holding the key (64 hex characters) that seals the hub's signing
+    /// keys at rest; `TRACEWIRE_KEY_ENCRYPTION_KEY` may hold it instead.
+    #[serde(default)]
+    pub key_encryption_key_file: Option<PathBuf>,
+    /// Earlier such keys, still accepted to open keys sealed under them
+    /// (they are sealed anew under the current key at start).
+    #[serde(default)]
+    pub previous_key_encryption_key_files: Vec<PathBuf>,
     /// Partner identity providers whose tokens are accepted.
     #[serde(default)]
     pub trusted_issuers: Vec<TrustedIssuerSettings>,
@@ -161,6 +169,8 @@ impl Default for Settings {
                 signing_algorithm: "EdDSA".into(),
                 leeway_secs: 30,
                 credential_notice_secs: 7 * 24 * 3600,
+                key_encryption_key_file: None,
+                previous_key_encryption_key_files: Vec::new(),
                 trusted_issuers: Vec::new(),
             },
             log: LogSettings {
@@ -327,6 +337,25 @@ impl Settings {
                 return Err(invalid(
                     "tls.crls",
                     format!("file {} does not exist", crl.display()),
+                ));
+            }
+        }
+        let key_files = self
+            .auth
+            .key_encryption_key_file
+            .iter()
+            .map(|f| ("auth.key_encryption_key_file", f))
+            .chain(
+                self.auth
+                    .previous_key_encryption_key_files
+                    .iter()
+                    .map(|f| ("auth.previous_key_encryption_key_files", f)),
+            );
+        for (key, file) in key_files {
+            if !file.is_file() {
+                return Err(invalid(
+                    key,
+                    format!("file {} does not exist", file.display()),
                 ));
             }
         }

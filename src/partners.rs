@@ -552,9 +552,10 @@ pub fn rotate_signing_key(
     conn: &mut DbConnection,
     actor: &Actor,
     algorithm: &str,
+    encryption: &crate::auth::key_encryption::KeyEncryption,
 ) -> Result<crate::storage::signing_keys::SigningKeyRow, AdminError> {
     conn.transaction(|conn| {
-        let key = crate::auth::keys::rotate(conn, algorithm)?;
+        let key = crate::auth::keys::rotate(conn, algorithm, encryption)?;
         audit::record_admin(
             conn,
             actor,

@@ -50,10 +50,15 @@ impl Application {
                 startup_settings.auth.token_ttl_secs,
                 startup_settings.auth.leeway_secs,
             );
+            let encryption = crate::auth::key_encryption::KeyEncryption::configure(
+                startup_settings.auth.key_encryption_key_file.as_deref(),
+                &startup_settings.auth.previous_key_encryption_key_files,
+            )?;
             let keys = HubKeyStore::load(
                 &mut *db.get()?,
                 &startup_settings.auth.signing_algorithm,
                 keep,
+                encryption,
             )?;
             let cursors = crate::cursor::CursorKey::load(&mut *db.get()?)?;
             Ok((db, keys, cursors))

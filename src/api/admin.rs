@@ -621,7 +621,12 @@ async fn rotate_key(
     let auth_for_reload = auth.clone();
     let key = db
         .run(move |conn| -> Result<_, ApiError> {
-            let key = partners::rotate_signing_key(conn, &actor, &algorithm)?;
+            let key = partners::rotate_signing_key(
+                conn,
+                &actor,
+                &algorithm,
+                auth_for_reload.hub_keys().encryption(),
+            )?;
             auth_for_reload.hub_keys().reload(conn)?;
             Ok(key)
         })

@@ -273,7 +273,16 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
             )
         }
         AdminCommand::Keys(KeysCommand::Rotate) => {
-            let k = partners::rotate_signing_key(conn, &actor, &settings.auth.signing_algorithm)?;
+            let encryption = crate::auth::key_encryption::KeyEncryption::configure(
+                settings.auth.key_encryption_key_file.as_deref(),
+                &settings.auth.previous_key_encryption_key_files,
+            )?;
+            let k = partners::rotate_signing_key(
+                conn,
+                &actor,
+                &settings.auth.signing_algorithm,
+                &encryption,
+            )?;
             print(&SigningKeyView {
                 kid: k.kid,
                 algorithm: k.algorithm,

@@ -14,6 +14,7 @@ mod cli;
 mod disclosure;
 mod errors;
 mod ingest;
+mod key_encryption;
 mod operations;
 mod partner_issuers;
 mod records;
