@@ -126,6 +126,18 @@ pub struct TrustedIssuerSettings {
     /// Scopes the partner's tokens may grant (intersected with the token's `scope`).
     /// `admin` is never granted through a partner issuer.
     pub allowed_scopes: Vec<String>,
+    /// With `jwks_url`: a PEM bundle of CAs trusted for that server besides
+    /// the public ones (a partner's private PKI).
+    #[serde(default)]
+    pub jwks_ca: Option<PathBuf>,
+    /// With `jwks_url`: the shortest time between two fetches prompted by
+    /// tokens naming an unknown `kid` (1–3600 s, default 30).
+    #[serde(default = "default_jwks_refresh_secs")]
+    pub jwks_refresh_secs: u64,
+}
+
+fn default_jwks_refresh_secs() -> u64 {
+    30
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -423,6 +435,20 @@ impl Settings {
                         ),
                     ))
                 }
+            }
+            if let Some(ca) = &issuer.jwks_ca {
+                if !ca.is_file() {
+                    return Err(invalid(
+                        "auth.trusted_issuers.jwks_ca",
+                        format!("file {} does not exist", ca.display()),
+                    ));
+                }
+            }
+            if !(1..=3600).contains(&issuer.jwks_refresh_secs) {
+                return Err(invalid(
+                    "auth.trusted_issuers.jwks_refresh_secs",
+                    "must be between 1 and 3600 seconds",
+                ));
             }
             for scope in &issuer.allowed_scopes {
                 let parsed: crate::domain::Scope =
