@@ -152,7 +152,10 @@ impl<'r> Disclosure<'r> {
                 continue;
             };
             revisions.sort_by_key(|r| r.revision);
-            for revision in revisions {
+            // Revisions newer than the row read (committed since) wait for
+            // the next read: the row and its history stay one snapshot.
+            let current = known.current_revision;
+            for revision in revisions.into_iter().filter(|r| r.revision <= current) {
                 let content = parse_content(id, &revision.body)?;
                 let sharing =
                     content_sharing(&content).ok_or_else(|| corrupt(id, "invalid sharing"))?;
