@@ -101,6 +101,11 @@ impl Application {
                 .configure(api::configure_api)
         })
         .on_connect(tls::on_connect)
+        // Signals are handled in `run_until_stopped`: actix's own handler
+        // stops the whole actix System 300 ms after SIGTERM (as soon as the
+        // idle ops listener has stopped), which killed the API workers with
+        // requests still in flight.
+        .disable_signals()
         .shutdown_timeout(settings.api.shutdown_timeout_secs)
         .client_request_timeout(Duration::from_secs(30));
         if settings.api.workers > 0 {
@@ -120,6 +125,7 @@ impl Application {
                 .configure(api::configure_ops)
         })
         .workers(1)
+        .disable_signals()
         .shutdown_timeout(5)
         .listen(ops_listener)?
         .run();
@@ -166,21 +172,63 @@ impl Application {
         (self.api.handle(), self.ops.handle())
     }
 
-    /// Serves until both listeners stop (SIGINT/SIGTERM stop them
-    /// gracefully: in-flight requests finish within `api.shutdown_timeout_secs`).
+    /// Serves until both listeners stop. SIGTERM or SIGINT stops them
+    /// gracefully: the API listener closes at once (new connections are
+    /// refused), in-flight requests finish and are answered within
+    /// `api.shutdown_timeout_secs`, then the operations listener stops. A
+    /// second signal during the drain stops at once.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let api_handle = self.api.handle();
         let ops_handle = self.ops.handle();
-        let api_result = {
-            let ops = tokio::spawn(self.ops);
-            let api_result = self.api.await;
-            ops_handle.stop(true).await;
-            let _ = ops.await;
-            api_result
-        };
+        let signals = tokio::spawn(stop_on_signals(api_handle));
+        let ops = tokio::spawn(self.ops);
+        let api_result = self.api.await;
+        signals.abort();
+        ops_handle.stop(true).await;
+        let _ = ops.await;
         for task in self.background {
             task.abort();
         }
         tracing::info!("tracewire stopped");
         api_result
+    }
+}
+
+/// Waits for SIGTERM or SIGINT, then drains the API listener; a second
+/// signal stops it without waiting.
+async fn stop_on_signals(api: ServerHandle) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers; stop the server with SIGKILL");
+        return;
+    };
+    let first = next_signal(&mut term, &mut int).await;
+    tracing::info!(
+        signal = first,
+        "shutting down: refusing new connections, finishing requests in flight"
+    );
+    let drain = tokio::spawn({
+        let api = api.clone();
+        async move { api.stop(true).await }
+    });
+    let second = next_signal(&mut term, &mut int).await;
+    tracing::warn!(
+        signal = second,
+        "second signal: stopping without waiting for requests in flight"
+    );
+    drain.abort();
+    api.stop(false).await;
+}
+
+async fn next_signal(
+    term: &mut tokio::signal::unix::Signal,
+    int: &mut tokio::signal::unix::Signal,
+) -> &'static str {
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
     }
 }
