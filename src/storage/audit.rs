@@ -169,6 +169,23 @@ pub fn relax_commit_durability(conn: &mut DbConnection) -> StorageResult<()> {
     Ok(())
 }
 
+/// Runs `read` in one read-only snapshot of the database: a REPEATABLE
+/// READ, READ ONLY transaction on PostgreSQL, a (deferred) read transaction
+/// on SQLite, whose WAL snapshot is fixed by its first read. Appends that
+/// commit meanwhile are not seen, and none of them is blocked.
+pub fn in_snapshot<T>(
+    conn: &mut DbConnection,
+    read: impl FnOnce(&mut DbConnection) -> StorageResult<T>,
+) -> StorageResult<T> {
+    conn.transaction(|conn| {
+        if let DbConnection::Postgres(pg) = conn {
+            use diesel::connection::SimpleConnection;
+            pg.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
+        }
+        read(conn)
+    })
+}
+
 /// Entries with `seq > after`, in order, at most `limit`.
 pub fn entries_after(
     conn: &mut DbConnection,
