@@ -30,7 +30,10 @@ pub async fn healthz() -> web::Json<Health> {
 pub async fn readyz(db: web::Data<Database>) -> Result<web::Json<Health>, ApiError> {
     db.run(Database::ping)
         .await
-        .map_err(|e: crate::storage::StorageError| ApiError::Unavailable(e.to_string()))?;
+        .map_err(|e: crate::storage::StorageError| match e {
+            fault @ crate::storage::StorageError::Fault { .. } => ApiError::from(fault),
+            other => ApiError::Unavailable(other.to_string()),
+        })?;
     Ok(web::Json(Health {
         status: "ok".into(),
     }))

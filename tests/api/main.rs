@@ -13,6 +13,7 @@ mod cli;
 mod errors;
 mod ingest;
 mod operations;
+mod outage;
 mod partner_issuers;
 mod process;
 mod records;

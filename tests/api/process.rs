@@ -156,21 +156,7 @@ impl ServerProcess {
 
     /// Database connections in use (open minus idle), from `/metrics`.
     pub async fn busy_connections(&self) -> i64 {
-        let mut response = awc::Client::default()
-            .get(self.ops_url("/metrics"))
-            .send()
-            .await
-            .unwrap();
-        let text = String::from_utf8(response.body().await.unwrap().to_vec()).unwrap();
-        let gauge = |name: &str| -> i64 {
-            text.lines()
-                .find_map(|line| {
-                    let (metric, value) = line.split_once(' ')?;
-                    metric.ends_with(name).then(|| value.trim().parse().ok())?
-                })
-                .unwrap_or(0)
-        };
-        gauge("db_pool_connections") - gauge("db_pool_idle_connections")
+        busy_connections(&self.ops_url("/metrics")).await
     }
 
     pub fn signal(&self, signal: &str) {
@@ -249,4 +235,24 @@ pub fn address_batch(from: u64, n: u64) -> serde_json::Value {
         })
         .collect();
     serde_json::json!({ "items": items })
+}
+
+/// Database connections in use (open minus idle) of the server whose
+/// `/metrics` is at `metrics_url`.
+pub async fn busy_connections(metrics_url: &str) -> i64 {
+    let mut response = awc::Client::default()
+        .get(metrics_url)
+        .send()
+        .await
+        .unwrap();
+    let text = String::from_utf8(response.body().await.unwrap().to_vec()).unwrap();
+    let gauge = |name: &str| -> i64 {
+        text.lines()
+            .find_map(|line| {
+                let (metric, value) = line.split_once(' ')?;
+                metric.ends_with(name).then(|| value.trim().parse().ok())?
+            })
+            .unwrap_or(0)
+    };
+    gauge("db_pool_connections") - gauge("db_pool_idle_connections")
 }
