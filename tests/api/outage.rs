@@ -226,13 +226,18 @@ async fn postgres_stopping_mid_request_answers_503_fast_and_recovers() {
     let path = format!("/v1/records/{}", created.body["ids"][0].as_str().unwrap());
 
     // A 10,000-item batch is in flight when PostgreSQL is stopped.
-    let batch = app.send_json(
-        &acme,
-        Method::POST,
-        "/v1/records",
-        &token,
-        address_batch(1_000, 10_000),
-    );
+    let batch = async {
+        let reply = app
+            .send_json(
+                &acme,
+                Method::POST,
+                "/v1/records",
+                &token,
+                address_batch(1_000, 10_000),
+            )
+            .await;
+        (reply, Instant::now())
+    };
     let stopper = async {
         let deadline = Instant::now() + Duration::from_secs(60);
         while busy_connections(&app.ops_url("/metrics")).await < 1 {
@@ -242,19 +247,20 @@ async fn postgres_stopping_mid_request_answers_503_fast_and_recovers() {
             );
             actix_web::rt::time::sleep(Duration::from_millis(10)).await;
         }
-        let stopped = Instant::now();
+        let stopping = Instant::now();
         pg.stop().unwrap();
-        stopped
+        (stopping, stopping.elapsed())
     };
-    let (in_flight, stopped_at) = futures_util::future::join(batch, stopper).await;
-    let stop_took = stopped_at.elapsed();
+    let ((in_flight, answered), (stopping, stop_took)) =
+        futures_util::future::join(batch, stopper).await;
     // Committed just before the stop (201), or refused as unavailable; never a 500.
     if in_flight.status != 201 {
         assert_storage_unavailable(&in_flight);
     }
     eprintln!(
-        "batch in flight during the stop: {} (pg_ctl stop took {stop_took:?})",
-        in_flight.status
+        "batch in flight during the stop: {}, answered {:?} after pg_ctl stop began (which took {stop_took:?})",
+        in_flight.status,
+        answered.saturating_duration_since(stopping)
     );
 
     // During the outage every answer is a fast 503, /readyz included.
@@ -293,8 +299,10 @@ async fn postgres_stopping_mid_request_answers_503_fast_and_recovers() {
     assert!(slowest_ready < Duration::from_secs(1), "{ready_times:?}");
 
     // Back on its own once PostgreSQL is.
+    let starting = Instant::now();
     pg.start().unwrap();
     let restarted = Instant::now();
+    let start_took = restarted - starting;
     loop {
         let ready = ops_get(&app, "/readyz").await;
         if ready.status == 200 {
@@ -310,7 +318,7 @@ async fn postgres_stopping_mid_request_answers_503_fast_and_recovers() {
     let recovered = restarted.elapsed();
     let reply = app.get(&acme, &path, Some(&token)).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
-    eprintln!("ready again {recovered:?} after PostgreSQL started");
+    eprintln!("ready again {recovered:?} after pg_ctl start returned (which took {start_took:?})");
 
     // The batch was all or nothing; a retry now stores it.
     let count = |app: &TestApp| {

@@ -92,6 +92,7 @@ async fn sigterm_lets_batches_in_flight_finish(backend: TestBackend) {
 
     let status = server.wait_for_exit(Duration::from_secs(60)).await;
     assert!(status.success(), "{status:?}\n{}", server.stderr());
+    eprintln!("exited {:?} after SIGTERM", signalled.elapsed());
     assert_eq!(stored_records(&server), 2 * BATCH as i64);
 }
 
