@@ -70,7 +70,7 @@ impl Application {
             hub_keys.clone(),
             partners.clone(),
         )?);
-        let tls_config = tls::server_config(&settings.tls)?;
+        let (tls_config, client_verifier) = tls::server_config(&settings.tls)?;
         let metrics = web::Data::new(Metrics::new());
         let database = web::Data::new(db.clone());
 
@@ -131,6 +131,8 @@ impl Application {
         .run();
 
         let background = vec![
+            // Client CA bundle and CRLs: reloaded on change or SIGHUP.
+            tokio::spawn(client_verifier.watch()),
             // Pick up keys rotated by other servers of the deployment.
             tokio::spawn({
                 let keys = hub_keys.clone();

@@ -24,4 +24,5 @@ mod storage;
 mod taxii;
 mod taxii_clients;
 mod tls;
+mod tls_reload;
 mod tokens;

@@ -43,13 +43,14 @@ impl ServerProcess {
                  [database]\nurl = {url:?}\npool_size = 4\n\
                  [api]\nlisten = \"127.0.0.1:{api_port}\"\nworkers = 1\n{api_extra}\n\
                  [ops]\nlisten = \"127.0.0.1:{ops_port}\"\n\
-                 [tls]\ncert = {cert:?}\nkey = {key:?}\nclient_ca = {ca:?}\n\
+                 [tls]\ncert = {cert:?}\nkey = {key:?}\nclient_ca = {ca:?}\ncrls = [{crl:?}]\n\
                  [log]\nlevel = \"info\"\n",
                 data = dir.display().to_string(),
                 url = database_url,
                 cert = pki.dir.join("server.pem").display().to_string(),
                 key = pki.dir.join("server-key.pem").display().to_string(),
                 ca = pki.dir.join("ca.pem").display().to_string(),
+                crl = pki.dir.join("crl.pem").display().to_string(),
             ),
         )
         .unwrap();
