@@ -94,6 +94,9 @@ pub enum ApiError {
     OAuth(StatusCode, &'static str, String),
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// The organization exceeded its request rate: 429 with `Retry-After`.
+    #[error("rate limit exceeded; retry after {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     /// The database is unreachable, full or read-only: 503 with `Retry-After`.
     #[error("storage unavailable: {fault}: {cause}")]
     StorageUnavailable {
@@ -161,6 +164,7 @@ impl ApiError {
             },
             ApiError::Unavailable(_) => "service-unavailable",
             ApiError::StorageUnavailable { .. } => "storage-unavailable",
+            ApiError::RateLimited { .. } => "rate-limited",
             ApiError::Internal(_) => "internal-error",
         }
     }
@@ -183,6 +187,7 @@ impl ApiError {
             ApiError::OAuth(..) => "Token request refused",
             ApiError::Unavailable(_) => "Service unavailable",
             ApiError::StorageUnavailable { .. } => "Storage unavailable",
+            ApiError::RateLimited { .. } => "Too many requests",
             ApiError::Internal(_) => "Internal error",
         }
     }
@@ -213,6 +218,9 @@ impl ApiError {
             ApiError::StorageUnavailable { fault, .. } => {
                 Some(format!("{}; retry later", fault.describe()))
             }
+            ApiError::RateLimited { retry_after_secs } => Some(format!(
+                "your organization's request rate is above its limit; retry after {retry_after_secs} s"
+            )),
             ApiError::Internal(_) => {
                 Some("the server failed to handle this request; it has been logged".into())
             }
@@ -257,6 +265,7 @@ impl ResponseError for ApiError {
             ApiError::Unavailable(_) | ApiError::StorageUnavailable { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -285,6 +294,9 @@ impl ResponseError for ApiError {
             }
             ApiError::Unavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, 5));
+            }
+            ApiError::RateLimited { retry_after_secs } => {
+                response.insert_header((header::RETRY_AFTER, *retry_after_secs));
             }
             _ => {}
         }

@@ -82,19 +82,30 @@ impl Application {
         let ops_addr = ops_listener.local_addr()?;
 
         let max_body = settings.api.max_body_bytes;
-        let api_state = (auth.clone(), metrics.clone(), database.clone());
+        let limiter = web::Data::new(api::rate_limit::OrgRateLimiter::new(
+            settings.api.org_requests_per_second,
+            settings.api.org_request_burst,
+        ));
+        let api_state = (
+            auth.clone(),
+            metrics.clone(),
+            database.clone(),
+            limiter.clone(),
+        );
         let mut api_server = HttpServer::new(move || {
             let (json, form, payload, path, query) = api::extractor_configs(max_body);
             App::new()
                 .app_data(api_state.0.clone())
                 .app_data(api_state.1.clone())
                 .app_data(api_state.2.clone())
+                .app_data(api_state.3.clone())
                 .app_data(json)
                 .app_data(form)
                 .app_data(payload)
                 .app_data(path)
                 .app_data(query)
                 .app_data(api::taxii::MaxContentLength(max_body))
+                .wrap(from_fn(api::rate_limit::per_organization))
                 .wrap(Compress::default())
                 .wrap(api::problem_responses())
                 .wrap(from_fn(api::observe))

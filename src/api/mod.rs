@@ -6,6 +6,7 @@ pub mod changes;
 pub mod docs;
 pub mod oauth;
 pub mod ops;
+pub mod rate_limit;
 pub mod records;
 pub mod screening;
 pub mod sightings;

@@ -16,6 +16,7 @@ mod operations;
 mod outage;
 mod partner_issuers;
 mod process;
+mod rate_limits;
 mod records;
 mod screening;
 mod shutdown;

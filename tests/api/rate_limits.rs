@@ -1,0 +1,125 @@
+//! Per-organization rate limits: one partner's flood is answered 429
+//! (problem+json, `Retry-After`, `RateLimit` headers) while another
+//! partner's lookups go through with their usual latency.
+use crate::helpers::{TestApp, TestBackend};
+use std::time::{Duration, Instant};
+use tracewire::domain::OrganizationType;
+
+fn median(mut values: Vec<Duration>) -> Duration {
+    values.sort();
+    values[values.len() / 2]
+}
+
+async fn one_partners_flood_does_not_slow_another(backend: TestBackend) {
+    let app = TestApp::spawn_with(backend, |settings, _| {
+        settings.api.org_requests_per_second = 5;
+        settings.api.org_request_burst = 10;
+    })
+    .await;
+    let flooder = app.add_org("flooder", OrganizationType::Exchange, "indicators:read");
+    let analyst = app.add_org("analyst", OrganizationType::Ngo, "indicators:read");
+    let (flood_token, token) = (app.token(&flooder).await, app.token(&analyst).await);
+    let lookup = "/v1/screen/eth/0x52908400098527886e0f7030069857d2e4169ee7";
+
+    let analyst_client = app.client(Some(&analyst.certificate));
+    let timed_lookup = || async {
+        let started = Instant::now();
+        let response = analyst_client
+            .get(app.url(lookup))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), started.elapsed())
+    };
+    let mut baseline = Vec::new();
+    for _ in 0..6 {
+        let (status, took) = timed_lookup().await;
+        assert_eq!(status, 200);
+        baseline.push(took);
+        actix_web::rt::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    // The flood: 16 connections sending back to back for 3 s.
+    let flood_client = app.client(Some(&flooder.certificate));
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let flood = (0..16).map(|_| {
+        let (client, token, url) = (&flood_client, &flood_token, app.url(lookup));
+        async move {
+            let mut statuses = Vec::new();
+            let mut limited = None;
+            while Instant::now() < deadline {
+                let response = client.get(&url).bearer_auth(token).send().await.unwrap();
+                let status = response.status().as_u16();
+                if status == 429 && limited.is_none() {
+                    limited = Some(crate::helpers::Reply::from(
+                        crate::helpers::read_json(Ok(response)).await.unwrap(),
+                    ));
+                }
+                statuses.push(status);
+            }
+            (statuses, limited)
+        }
+    });
+    let analyst_during = async {
+        let mut during = Vec::new();
+        actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+        // Within the analyst's own limit: 8 lookups in about 2 s.
+        for _ in 0..8 {
+            let (status, took) = timed_lookup().await;
+            assert_eq!(status, 200, "the analyst was limited by the flood");
+            during.push(took);
+            actix_web::rt::time::sleep(Duration::from_millis(250)).await;
+        }
+        during
+    };
+    let (flooded, during) =
+        futures_util::future::join(futures_util::future::join_all(flood), analyst_during).await;
+
+    let statuses: Vec<u16> = flooded.iter().flat_map(|(s, _)| s.clone()).collect();
+    let ok = statuses.iter().filter(|s| **s == 200).count();
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    let (before, while_flooded) = (median(baseline), median(during.clone()));
+    eprintln!(
+        "flood: {ok} answered, {limited} limited; analyst lookup median {before:?} before, {while_flooded:?} during"
+    );
+    assert_eq!(ok + limited, statuses.len(), "{statuses:?}");
+    // At most the burst plus 3 s at the rate got through (and a little slack).
+    assert!(ok <= 10 + 3 * 5 + 5, "{ok} of the flood answered 200");
+    assert!(limited > 0, "the flood was never limited");
+    let refused = flooded.into_iter().find_map(|(_, r)| r).unwrap();
+    refused.assert_problem(429, "rate-limited");
+    let retry_after: u64 = refused
+        .headers
+        .get("retry-after")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after));
+    assert_eq!(
+        refused
+            .headers
+            .get("ratelimit-policy")
+            .unwrap()
+            .to_str()
+            .unwrap(),
+        "\"org\";q=10;w=2"
+    );
+    assert!(refused
+        .headers
+        .get("ratelimit")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .starts_with("\"org\";r=0;t="));
+
+    assert!(
+        while_flooded < before * 5 + Duration::from_millis(250),
+        "the analyst's lookups slowed from {before:?} to {while_flooded:?}: {during:?}"
+    );
+    app.stop().await;
+}
+
+crate::on_both_backends!(one_partners_flood_does_not_slow_another);
