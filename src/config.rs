@@ -52,6 +52,10 @@ pub struct ApiSettings {
     /// many as `org_requests_per_second`).
     #[serde(default)]
     pub org_request_burst: u32,
+    /// Items of bulk requests (records created, addresses screened, TAXII
+    /// objects added) per second for each organization (0: no limit).
+    #[serde(default)]
+    pub org_bulk_items_per_second: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -142,6 +146,7 @@ impl Default for Settings {
                 shutdown_timeout_secs: 30,
                 org_requests_per_second: 0,
                 org_request_burst: 0,
+                org_bulk_items_per_second: 0,
             },
             tls: TlsSettings {
                 cert: PathBuf::from("pki/server.pem"),
@@ -315,6 +320,12 @@ impl Settings {
             return Err(invalid(
                 "api.org_request_burst",
                 "needs api.org_requests_per_second",
+            ));
+        }
+        if self.api.org_bulk_items_per_second > 100_000_000 {
+            return Err(invalid(
+                "api.org_bulk_items_per_second",
+                "must be at most 100000000 (0 for no limit)",
             ));
         }
         if self.api.org_request_burst > 10_000_000 {

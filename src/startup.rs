@@ -82,9 +82,10 @@ impl Application {
         let ops_addr = ops_listener.local_addr()?;
 
         let max_body = settings.api.max_body_bytes;
-        let limiter = web::Data::new(api::rate_limit::OrgRateLimiter::new(
+        let limiter = web::Data::new(api::rate_limit::OrgRateLimits::new(
             settings.api.org_requests_per_second,
             settings.api.org_request_burst,
+            settings.api.org_bulk_items_per_second,
         ));
         let api_state = (
             auth.clone(),

@@ -2,6 +2,8 @@
 //! (problem+json, `Retry-After`, `RateLimit` headers) while another
 //! partner's lookups go through with their usual latency.
 use crate::helpers::{TestApp, TestBackend};
+use awc::http::Method;
+use serde_json::json;
 use std::time::{Duration, Instant};
 use tracewire::domain::OrganizationType;
 
@@ -122,4 +124,79 @@ async fn one_partners_flood_does_not_slow_another(backend: TestBackend) {
     app.stop().await;
 }
 
-crate::on_both_backends!(one_partners_flood_does_not_slow_another);
+/// Bulk items count too: an organization screening more addresses per
+/// second than `api.org_bulk_items_per_second` (beyond one batch's worth)
+/// is refused with 429 until its bucket refills; others are not.
+async fn bulk_items_are_limited_per_organization(backend: TestBackend) {
+    let app = TestApp::spawn_with(backend, |settings, _| {
+        settings.api.org_bulk_items_per_second = 1_000;
+    })
+    .await;
+    let exchange = app.add_org("exchange", OrganizationType::Exchange, "indicators:read");
+    let other = app.add_org("other", OrganizationType::Exchange, "indicators:read");
+    let (token, other_token) = (app.token(&exchange).await, app.token(&other).await);
+    let batch = |n: usize| {
+        let items: Vec<serde_json::Value> = (0..n)
+            .map(|i| json!({"chain": "eth", "address": format!("0x{i:040x}")}))
+            .collect();
+        json!({ "items": items })
+    };
+    // The bucket holds 10,000 items (one full batch): 6,000 pass…
+    let first = app
+        .send_json(&exchange, Method::POST, "/v1/screen", &token, batch(6_000))
+        .await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let state = first
+        .headers
+        .get("ratelimit")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(state.contains("\"org-bulk-items\";r="), "{state}");
+    // …and a full batch right after does not (until 6,000 items have
+    // been refilled: 6 s at 1,000 per second).
+    let second = app
+        .send_json(&exchange, Method::POST, "/v1/screen", &token, batch(10_000))
+        .await;
+    second.assert_problem(429, "rate-limited");
+    let retry_after: u64 = second
+        .headers
+        .get("retry-after")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=6).contains(&retry_after), "Retry-After: {retry_after}");
+    assert!(second
+        .headers
+        .get("ratelimit-policy")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .contains("\"org-bulk-items\";q=10000;w=10"));
+    // Another organization has its own bucket.
+    let others = app
+        .send_json(
+            &other,
+            Method::POST,
+            "/v1/screen",
+            &other_token,
+            batch(6_000),
+        )
+        .await;
+    assert_eq!(others.status, 200, "{}", others.body);
+    // Once refilled, the batch passes.
+    actix_web::rt::time::sleep(Duration::from_secs(retry_after + 1)).await;
+    let later = app
+        .send_json(&exchange, Method::POST, "/v1/screen", &token, batch(10_000))
+        .await;
+    assert_eq!(later.status, 200, "{}", later.body);
+    app.stop().await;
+}
+
+crate::on_both_backends!(
+    one_partners_flood_does_not_slow_another,
+    bulk_items_are_limited_per_organization
+);
