@@ -166,6 +166,24 @@ async fn charge_items(req: &mut ServiceRequest) -> Result<u64, actix_web::Error>
 static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 static RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 
+/// The 429: a problem document, or under `/taxii2/` the same facts as a
+/// TAXII error message (this middleware runs outside TAXII's own error
+/// mapping, `api::taxii::taxii_errors`).
+fn refusal(path: &str, retry_after_secs: u64) -> actix_web::HttpResponse {
+    let error = ApiError::RateLimited { retry_after_secs };
+    let mut response = error.error_response();
+    if path.starts_with("/taxii2/") {
+        let body = crate::error::TaxiiErrorBody::from(&error.to_problem());
+        let json = serde_json::to_string(&body).unwrap_or_default();
+        response.headers_mut().insert(
+            actix_web::http::header::CONTENT_TYPE,
+            HeaderValue::from_static(crate::taxii::TAXII_MEDIA_TYPE),
+        );
+        response = response.set_body(actix_web::body::BoxBody::new(json));
+    }
+    response
+}
+
 /// The middleware: counts each request against its organization's bucket.
 pub async fn per_organization(
     req: ServiceRequest,
@@ -218,7 +236,7 @@ pub async fn per_organization(
         None => next.call(req).await?.map_into_boxed_body(),
         Some(retry_after_secs) => {
             tracing::info!(%organization, retry_after_secs, "rate limit exceeded");
-            let refused = ApiError::RateLimited { retry_after_secs }.error_response();
+            let refused = refusal(req.path(), retry_after_secs);
             req.into_response(refused).map_into_boxed_body()
         }
     };

@@ -196,7 +196,48 @@ async fn bulk_items_are_limited_per_organization(backend: TestBackend) {
     app.stop().await;
 }
 
+/// Under `/taxii2/` the refusal is a TAXII error message, like every TAXII error.
+async fn taxii_refusals_are_taxii_errors(backend: TestBackend) {
+    let app = TestApp::spawn_with(backend, |settings, _| {
+        settings.api.org_requests_per_second = 1;
+    })
+    .await;
+    let reader = app.add_org("reader", OrganizationType::Exchange, "indicators:read");
+    let token = app.token(&reader).await;
+    let client = app.client(Some(&reader.certificate));
+    let mut reply = None;
+    // One request per second passes: of five back to back, some are refused.
+    for _ in 0..5 {
+        let response = client
+            .get(app.url("/taxii2/"))
+            .insert_header(("Accept", "application/taxii+json;version=2.1"))
+            .bearer_auth(&token)
+            .send()
+            .await;
+        let answer =
+            crate::helpers::Reply::from(crate::helpers::read_json(response).await.unwrap());
+        if answer.status == 429 {
+            reply = Some(answer);
+            break;
+        }
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+    let reply = reply.expect("five requests in a row at 1 per second were never refused");
+    assert_eq!(
+        reply.headers.get("content-type").unwrap().to_str().unwrap(),
+        "application/taxii+json;version=2.1"
+    );
+    assert_eq!(
+        reply.body["error_code"],
+        "urn:tracewire:problem:rate-limited"
+    );
+    assert_eq!(reply.body["http_status"], "429");
+    assert!(reply.headers.get("retry-after").is_some());
+    app.stop().await;
+}
+
 crate::on_both_backends!(
     one_partners_flood_does_not_slow_another,
-    bulk_items_are_limited_per_organization
+    bulk_items_are_limited_per_organization,
+    taxii_refusals_are_taxii_errors,
 );
