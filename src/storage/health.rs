@@ -340,7 +340,7 @@ impl diesel::r2d2::HandleError<diesel::r2d2::Error> for PoolErrors {
 }
 
 /// `url` with libpq's `connect_timeout` set, unless it already has one.
-fn with_connect_timeout(url: &str, secs: u32) -> String {
+pub(crate) fn with_connect_timeout(url: &str, secs: u64) -> String {
     if url.contains("connect_timeout=") {
         return url.to_owned();
     }

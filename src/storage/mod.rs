@@ -251,7 +251,13 @@ impl Database {
                 }
                 (path.to_string_lossy().into_owned(), Backend::Sqlite)
             }
-            DatabaseUrl::Postgres(url) => (url.clone(), Backend::Postgres),
+            // libpq waits for an unanswered connect forever by default: bound
+            // it, so that an unreachable host is found out (and the breaker
+            // opens) like a refused connection.
+            DatabaseUrl::Postgres(url) => (
+                health::with_connect_timeout(url, timeout.as_secs().clamp(2, 30)),
+                Backend::Postgres,
+            ),
         };
         // One direct connection first, set up like the pool's and asked for
         // the write lock: r2d2 would only report a timeout (after logging

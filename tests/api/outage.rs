@@ -345,6 +345,27 @@ async fn postgres_stopping_mid_request_answers_503_fast_and_recovers() {
         )
         .await;
     assert_eq!(again.status, 201, "{}", again.body);
+
+    // Stopped while idle: the first request finds out at once, too.
+    pg.stop().unwrap();
+    let started = Instant::now();
+    let first = ops_get(&app, "/readyz").await;
+    let first_took = started.elapsed();
+    assert_storage_unavailable(&first);
+    let started = Instant::now();
+    let next = app.get(&acme, &path, Some(&token)).await;
+    let next_took = started.elapsed();
+    assert_storage_unavailable(&next);
+    eprintln!(
+        "stopped while idle: the first /readyz answered in {first_took:?}, then a GET in {next_took:?}"
+    );
+    assert!(first_took < Duration::from_secs(2), "{first_took:?}");
+    pg.start().unwrap();
+    let restarted = Instant::now();
+    while ops_get(&app, "/readyz").await.status != 200 {
+        assert!(restarted.elapsed() < Duration::from_secs(15), "no recovery");
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
     app.stop().await;
 }
 
