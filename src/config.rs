@@ -97,9 +97,19 @@ pub struct AuthSettings {
     pub signing_algorithm: String,
     /// Clock skew tolerated on `exp` and `nbf`.
     pub leeway_secs: u64,
+    /// How long a certificate or API client the hub adds to an onboarded
+    /// partner stays pending unless the partner confirms it (0: at once).
+    pub credential_notice_secs: u64,
     /// Partner identity providers whose tokens are accepted.
     #[serde(default)]
     pub trusted_issuers: Vec<TrustedIssuerSettings>,
+}
+
+impl AuthSettings {
+    /// [`AuthSettings::credential_notice_secs`] as a duration.
+    pub fn credential_notice(&self) -> chrono::TimeDelta {
+        chrono::TimeDelta::seconds(self.credential_notice_secs as i64)
+    }
 }
 
 /// A partner's own token issuer, trusted for one organization.
@@ -164,6 +174,7 @@ impl Default for Settings {
                 token_ttl_secs: 900,
                 signing_algorithm: "EdDSA".into(),
                 leeway_secs: 30,
+                credential_notice_secs: 7 * 24 * 3600,
                 trusted_issuers: Vec::new(),
             },
             log: LogSettings {
@@ -366,6 +377,12 @@ impl Settings {
             return Err(invalid(
                 "auth.token_ttl_secs",
                 "must be between 60 and 86400 seconds",
+            ));
+        }
+        if self.auth.credential_notice_secs > 90 * 24 * 3600 {
+            return Err(invalid(
+                "auth.credential_notice_secs",
+                "must be at most 7776000 seconds (90 days)",
             ));
         }
         if self.auth.leeway_secs > 300 {

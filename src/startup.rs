@@ -44,7 +44,7 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         settings.validate()?;
         let startup_settings = settings.clone();
-        let (db, hub_keys) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let (db, hub_keys, cursors) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
             let db = open_database(&startup_settings)?;
             let keep = crate::auth::keys::retired_key_lifetime(
                 startup_settings.auth.token_ttl_secs,
@@ -55,7 +55,8 @@ impl Application {
                 &startup_settings.auth.signing_algorithm,
                 keep,
             )?;
-            Ok((db, keys))
+            let cursors = crate::cursor::CursorKey::load(&mut *db.get()?)?;
+            Ok((db, keys, cursors))
         })
         .await
         .context("startup task failed")??;
@@ -64,15 +65,17 @@ impl Application {
         let partners = PartnerIssuers::from_settings(&settings.auth.trusted_issuers)
             .map_err(anyhow::Error::msg)?;
         partners.refresh_all().await;
-        let auth = web::Data::new(AuthService::new(
-            &settings,
-            db.clone(),
-            hub_keys.clone(),
-            partners.clone(),
-        )?);
+        let auth = web::Data::new(
+            AuthService::new(&settings, db.clone(), hub_keys.clone(), partners.clone())?
+                .with_subject_mapping_hook(|conn, org, certificate, notice| {
+                    crate::partners::register_subject_mapped(conn, org, certificate, notice)
+                        .map_err(|e| e.to_string())
+                }),
+        );
         let (tls_config, client_verifier) = tls::server_config(&settings.tls)?;
         let metrics = web::Data::new(Metrics::new());
         let database = web::Data::new(db.clone());
+        let cursors = web::Data::new(cursors);
 
         let api_listener = TcpListener::bind(settings.api_listen()?)
             .with_context(|| format!("cannot listen on api.listen = {}", settings.api.listen))?;
@@ -91,6 +94,7 @@ impl Application {
             auth.clone(),
             metrics.clone(),
             database.clone(),
+            cursors,
             limiter.clone(),
         );
         let mut api_server = HttpServer::new(move || {
@@ -100,6 +104,7 @@ impl Application {
                 .app_data(api_state.1.clone())
                 .app_data(api_state.2.clone())
                 .app_data(api_state.3.clone())
+                .app_data(api_state.4.clone())
                 .app_data(json)
                 .app_data(form)
                 .app_data(payload)

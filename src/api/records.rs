@@ -33,6 +33,7 @@ impl From<RecordError> for ApiError {
         match error {
             RecordError::Validation(errors) => ApiError::Validation(errors),
             RecordError::NotFound => ApiError::NotFound,
+            RecordError::BadCursor(message) => ApiError::BadRequest(message),
             RecordError::NotSource => ApiError::NotSource,
             RecordError::IdempotencyKeyReused => ApiError::IdempotencyKeyReused,
             RecordError::InsufficientScope(scope) => {

@@ -200,8 +200,10 @@ pub fn register_partner(pki: &TestPki, db: &tracewire::storage::Database, id: &s
     let certificate = pki.ca.issue_client(&format!("{id} inc"), id, 30).unwrap();
     let mut conn = db.get().unwrap();
     let org_id = OrganizationId::parse(id).unwrap();
+    let actor = tracewire::audit::Actor::command_line();
     tracewire::partners::create_organization(
         &mut conn,
+        &actor,
         NewOrganization {
             id: org_id.clone(),
             name: format!("{id} inc"),
@@ -210,14 +212,23 @@ pub fn register_partner(pki: &TestPki, db: &tracewire::storage::Database, id: &s
         },
     )
     .unwrap();
-    tracewire::partners::register_certificate(&mut conn, &org_id, &certificate.cert_pem).unwrap();
+    tracewire::partners::register_certificate(
+        &mut conn,
+        &actor,
+        &org_id,
+        &certificate.cert_pem,
+        chrono::TimeDelta::zero(),
+    )
+    .unwrap();
     let client_id = format!("{id}-client");
     tracewire::partners::create_client(
         &mut conn,
+        &actor,
         &org_id,
         ClientId::parse(&client_id).unwrap(),
         "test client".into(),
         Scopes::parse("indicators:read indicators:write").unwrap(),
+        chrono::TimeDelta::zero(),
     )
     .unwrap();
     TestOrg {
