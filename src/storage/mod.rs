@@ -244,8 +244,13 @@ impl Database {
                     std::fs::write(&check, b"")
                         .and_then(|()| std::fs::remove_file(&check))
                         .map_err(|e| {
+                            let what = match e.raw_os_error() {
+                                Some(28) | Some(122) => "is on a full file system",
+                                Some(1) | Some(13) | Some(30) => "is read-only",
+                                _ => "cannot be written",
+                            };
                             StorageError::Unavailable(format!(
-                                "the database {} is read-only: cannot write in its directory: {e}",
+                                "the database {} {what}: cannot write in its directory: {e}",
                                 path.display()
                             ))
                         })?;
