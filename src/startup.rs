@@ -38,6 +38,7 @@ pub struct Application {
     api: Server,
     ops: Server,
     background: Vec<tokio::task::JoinHandle<()>>,
+    draining: web::Data<api::ops::Draining>,
 }
 
 impl Application {
@@ -132,11 +133,13 @@ impl Application {
             .listen_rustls_0_23(api_listener, tls_config)?
             .run();
 
-        let ops_state = (metrics.clone(), database.clone());
+        let draining = web::Data::new(api::ops::Draining::default());
+        let ops_state = (metrics.clone(), database.clone(), draining.clone());
         let ops = HttpServer::new(move || {
             App::new()
                 .app_data(ops_state.0.clone())
                 .app_data(ops_state.1.clone())
+                .app_data(ops_state.2.clone())
                 .wrap(api::problem_responses())
                 .wrap(from_fn(api::observe))
                 .configure(api::configure_ops)
@@ -175,6 +178,7 @@ impl Application {
             api,
             ops,
             background,
+            draining,
         })
     }
 
@@ -199,7 +203,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let api_handle = self.api.handle();
         let ops_handle = self.ops.handle();
-        let signals = tokio::spawn(stop_on_signals(api_handle));
+        let signals = tokio::spawn(stop_on_signals(api_handle, self.draining.clone()));
         let ops = tokio::spawn(self.ops);
         let api_result = self.api.await;
         signals.abort();
@@ -215,7 +219,7 @@ impl Application {
 
 /// Waits for SIGTERM or SIGINT, then drains the API listener; a second
 /// signal stops it without waiting.
-async fn stop_on_signals(api: ServerHandle) {
+async fn stop_on_signals(api: ServerHandle, draining: web::Data<api::ops::Draining>) {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::terminate()),
@@ -229,6 +233,8 @@ async fn stop_on_signals(api: ServerHandle) {
         signal = first,
         "shutting down: refusing new connections, finishing requests in flight"
     );
+    // Load balancers polling /readyz stop sending new connections.
+    draining.start();
     let drain = tokio::spawn({
         let api = api.clone();
         async move { api.stop(true).await }

@@ -71,6 +71,10 @@ async fn sigterm_lets_batches_in_flight_finish(backend: TestBackend) {
         }
     };
 
+    // Load balancers are told to stop sending: /readyz answers 503 while draining.
+    let ready = server.ops_get("/readyz").await;
+    ready.assert_problem(503, "service-unavailable");
+
     let (h1, h2) = (h1.await.unwrap(), h2.await.unwrap());
     let log = server.stderr();
     let (v1, s1, _, answered1) = h1.unwrap_or_else(|e| panic!("HTTP/1.1 batch: {e}\n{log}"));
