@@ -162,11 +162,23 @@ pub enum Verification {
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// Walks the whole chain, in pages, and reports the first broken link.
+///
+/// The chain and its recorded tip are read in one consistent snapshot (see
+/// `storage::audit::in_snapshot`), so entries appended meanwhile by a live
+/// server are neither half-seen nor mistaken for a truncated log.
 pub fn verify(conn: &mut DbConnection) -> Result<Verification, StorageError> {
+    audit::in_snapshot(conn, verify_snapshot)
+}
+
+fn verify_snapshot(conn: &mut DbConnection) -> Result<Verification, StorageError> {
+    let (head_seq, head_hash) = audit::head(conn)?;
     let mut expected_seq = 1;
     let mut expected_prev = GENESIS.to_owned();
-    loop {
-        let page = audit::entries_after(conn, expected_seq - 1, 5_000)?;
+    while expected_seq <= head_seq {
+        let page: Vec<AuditRow> = audit::entries_after(conn, expected_seq - 1, 5_000)?
+            .into_iter()
+            .take_while(|row| row.seq <= head_seq)
+            .collect();
         if page.is_empty() {
             break;
         }
@@ -193,12 +205,20 @@ pub fn verify(conn: &mut DbConnection) -> Result<Verification, StorageError> {
             expected_seq += 1;
         }
     }
-    let (head_seq, head_hash) = audit::head(conn)?;
     let last = expected_seq - 1;
     if head_seq != last || head_hash != expected_prev {
         return Ok(Verification::Broken {
             seq: last + 1,
             reason: format!("the log ends at entry {last} but the recorded tip is entry {head_seq} (entries removed from the end)"),
+        });
+    }
+    if let Some(extra) = audit::entries_after(conn, head_seq, 1)?.first() {
+        return Ok(Verification::Broken {
+            seq: extra.seq,
+            reason: format!(
+                "entry {} follows the recorded tip, entry {head_seq} (the tip was rewound)",
+                extra.seq
+            ),
         });
     }
     Ok(Verification::Intact { entries: last })

@@ -45,6 +45,17 @@ pub struct ApiSettings {
     pub max_body_bytes: usize,
     /// Seconds given to in-flight requests on shutdown.
     pub shutdown_timeout_secs: u64,
+    /// Requests per second each organization may make (0: no limit).
+    #[serde(default)]
+    pub org_requests_per_second: u32,
+    /// Requests an organization may make at once above its rate (0: as
+    /// many as `org_requests_per_second`).
+    #[serde(default)]
+    pub org_request_burst: u32,
+    /// Items of bulk requests (records created, addresses screened, TAXII
+    /// objects added) per second for each organization (0: no limit).
+    #[serde(default)]
+    pub org_bulk_items_per_second: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -163,6 +174,9 @@ impl Default for Settings {
                 workers: 0,
                 max_body_bytes: 16 * 1024 * 1024,
                 shutdown_timeout_secs: 30,
+                org_requests_per_second: 0,
+                org_request_burst: 0,
+                org_bulk_items_per_second: 0,
             },
             tls: TlsSettings {
                 cert: PathBuf::from("pki/server.pem"),
@@ -328,6 +342,27 @@ impl Settings {
         self.ops_listen()?;
         if self.database.pool_size == 0 || self.database.pool_size > 512 {
             return Err(invalid("database.pool_size", "must be between 1 and 512"));
+        }
+        if self.api.org_requests_per_second > 1_000_000 {
+            return Err(invalid(
+                "api.org_requests_per_second",
+                "must be at most 1000000 (0 for no limit)",
+            ));
+        }
+        if self.api.org_request_burst > 0 && self.api.org_requests_per_second == 0 {
+            return Err(invalid(
+                "api.org_request_burst",
+                "needs api.org_requests_per_second",
+            ));
+        }
+        if self.api.org_bulk_items_per_second > 100_000_000 {
+            return Err(invalid(
+                "api.org_bulk_items_per_second",
+                "must be at most 100000000 (0 for no limit)",
+            ));
+        }
+        if self.api.org_request_burst > 10_000_000 {
+            return Err(invalid("api.org_request_burst", "must be at most 10000000"));
         }
         if self.api.max_body_bytes < 1024 {
             return Err(invalid("api.max_body_bytes", "must be at least 1024"));

@@ -94,6 +94,15 @@ pub enum ApiError {
     OAuth(StatusCode, &'static str, String),
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// The organization exceeded its request rate: 429 with `Retry-After`.
+    #[error("rate limit exceeded; retry after {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    /// The database is unreachable, full or read-only: 503 with `Retry-After`.
+    #[error("storage unavailable: {fault}: {cause}")]
+    StorageUnavailable {
+        fault: crate::storage::health::StorageFault,
+        cause: String,
+    },
     /// The cause is logged; the client only sees that something failed.
     #[error("internal error: {0}")]
     Internal(String),
@@ -105,6 +114,7 @@ impl From<StorageError> for ApiError {
             StorageError::NotFound => ApiError::NotFound,
             StorageError::Conflict(what) => ApiError::Conflict(what),
             StorageError::Unavailable(cause) => ApiError::Unavailable(cause),
+            StorageError::Fault { fault, cause } => ApiError::StorageUnavailable { fault, cause },
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -153,6 +163,8 @@ impl ApiError {
                 _ => "oauth-invalid-request",
             },
             ApiError::Unavailable(_) => "service-unavailable",
+            ApiError::StorageUnavailable { .. } => "storage-unavailable",
+            ApiError::RateLimited { .. } => "rate-limited",
             ApiError::Internal(_) => "internal-error",
         }
     }
@@ -174,6 +186,8 @@ impl ApiError {
             ApiError::Auth(auth) => auth.title(),
             ApiError::OAuth(..) => "Token request refused",
             ApiError::Unavailable(_) => "Service unavailable",
+            ApiError::StorageUnavailable { .. } => "Storage unavailable",
+            ApiError::RateLimited { .. } => "Too many requests",
             ApiError::Internal(_) => "Internal error",
         }
     }
@@ -201,6 +215,12 @@ impl ApiError {
             ApiError::Auth(auth) => Some(auth.to_string()),
             ApiError::OAuth(_, _, description) => Some(description.clone()),
             ApiError::Unavailable(_) => Some("a dependency is unavailable; retry later".into()),
+            ApiError::StorageUnavailable { fault, .. } => {
+                Some(format!("{}; retry later", fault.describe()))
+            }
+            ApiError::RateLimited { retry_after_secs } => Some(format!(
+                "your organization's request rate is above its limit; retry after {retry_after_secs} s"
+            )),
             ApiError::Internal(_) => {
                 Some("the server failed to handle this request; it has been logged".into())
             }
@@ -242,7 +262,10 @@ impl ResponseError for ApiError {
             ApiError::NotSource => StatusCode::FORBIDDEN,
             ApiError::Auth(auth) => auth.status(),
             ApiError::OAuth(status, ..) => *status,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::StorageUnavailable { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -253,6 +276,9 @@ impl ResponseError for ApiError {
             ApiError::Unavailable(cause) => {
                 tracing::warn!(cause = %cause, "dependency unavailable")
             }
+            ApiError::StorageUnavailable { fault, cause } => {
+                tracing::warn!(%fault, cause = %cause, "storage unavailable")
+            }
             ApiError::Auth(auth) => tracing::info!(problem = auth.slug(), "authentication refused"),
             _ => {}
         }
@@ -262,6 +288,18 @@ impl ResponseError for ApiError {
             HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
         ));
         response.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
+        match self {
+            ApiError::StorageUnavailable { fault, .. } => {
+                response.insert_header((header::RETRY_AFTER, fault.retry_after_secs()));
+            }
+            ApiError::Unavailable(_) => {
+                response.insert_header((header::RETRY_AFTER, 5));
+            }
+            ApiError::RateLimited { retry_after_secs } => {
+                response.insert_header((header::RETRY_AFTER, *retry_after_secs));
+            }
+            _ => {}
+        }
         if let ApiError::Auth(auth) = self {
             if let Some(challenge) = auth.www_authenticate() {
                 if let Ok(value) = HeaderValue::from_str(&challenge) {

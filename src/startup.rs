@@ -38,6 +38,7 @@ pub struct Application {
     api: Server,
     ops: Server,
     background: Vec<tokio::task::JoinHandle<()>>,
+    draining: web::Data<api::ops::Draining>,
 }
 
 impl Application {
@@ -77,7 +78,7 @@ impl Application {
                         .map_err(|e| e.to_string())
                 }),
         );
-        let tls_config = tls::server_config(&settings.tls)?;
+        let (tls_config, client_verifier) = tls::server_config(&settings.tls)?;
         let metrics = web::Data::new(Metrics::new());
         let database = web::Data::new(db.clone());
         let cursors = web::Data::new(cursors);
@@ -90,7 +91,18 @@ impl Application {
         let ops_addr = ops_listener.local_addr()?;
 
         let max_body = settings.api.max_body_bytes;
-        let api_state = (auth.clone(), metrics.clone(), database.clone(), cursors);
+        let limiter = web::Data::new(api::rate_limit::OrgRateLimits::new(
+            settings.api.org_requests_per_second,
+            settings.api.org_request_burst,
+            settings.api.org_bulk_items_per_second,
+        ));
+        let api_state = (
+            auth.clone(),
+            metrics.clone(),
+            database.clone(),
+            cursors,
+            limiter.clone(),
+        );
         let mut api_server = HttpServer::new(move || {
             let (json, form, payload, path, query) = api::extractor_configs(max_body);
             App::new()
@@ -98,18 +110,25 @@ impl Application {
                 .app_data(api_state.1.clone())
                 .app_data(api_state.2.clone())
                 .app_data(api_state.3.clone())
+                .app_data(api_state.4.clone())
                 .app_data(json)
                 .app_data(form)
                 .app_data(payload)
                 .app_data(path)
                 .app_data(query)
                 .app_data(api::taxii::MaxContentLength(max_body))
+                .wrap(from_fn(api::rate_limit::per_organization))
                 .wrap(Compress::default())
                 .wrap(api::problem_responses())
                 .wrap(from_fn(api::observe))
                 .configure(api::configure_api)
         })
         .on_connect(tls::on_connect)
+        // Signals are handled in `run_until_stopped`: actix's own handler
+        // stops the whole actix System 300 ms after SIGTERM (as soon as the
+        // idle ops listener has stopped), which killed the API workers with
+        // requests still in flight.
+        .disable_signals()
         .shutdown_timeout(settings.api.shutdown_timeout_secs)
         .client_request_timeout(Duration::from_secs(30));
         if settings.api.workers > 0 {
@@ -119,21 +138,26 @@ impl Application {
             .listen_rustls_0_23(api_listener, tls_config)?
             .run();
 
-        let ops_state = (metrics.clone(), database.clone());
+        let draining = web::Data::new(api::ops::Draining::default());
+        let ops_state = (metrics.clone(), database.clone(), draining.clone());
         let ops = HttpServer::new(move || {
             App::new()
                 .app_data(ops_state.0.clone())
                 .app_data(ops_state.1.clone())
+                .app_data(ops_state.2.clone())
                 .wrap(api::problem_responses())
                 .wrap(from_fn(api::observe))
                 .configure(api::configure_ops)
         })
         .workers(1)
+        .disable_signals()
         .shutdown_timeout(5)
         .listen(ops_listener)?
         .run();
 
         let background = vec![
+            // Client CA bundle and CRLs: reloaded on change or SIGHUP.
+            tokio::spawn(client_verifier.watch()),
             // Pick up keys rotated by other servers of the deployment.
             tokio::spawn({
                 let keys = hub_keys.clone();
@@ -159,6 +183,7 @@ impl Application {
             api,
             ops,
             background,
+            draining,
         })
     }
 
@@ -175,21 +200,65 @@ impl Application {
         (self.api.handle(), self.ops.handle())
     }
 
-    /// Serves until both listeners stop (SIGINT/SIGTERM stop them
-    /// gracefully: in-flight requests finish within `api.shutdown_timeout_secs`).
+    /// Serves until both listeners stop. SIGTERM or SIGINT stops them
+    /// gracefully: the API listener closes at once (new connections are
+    /// refused), in-flight requests finish and are answered within
+    /// `api.shutdown_timeout_secs`, then the operations listener stops. A
+    /// second signal during the drain stops at once.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let api_handle = self.api.handle();
         let ops_handle = self.ops.handle();
-        let api_result = {
-            let ops = tokio::spawn(self.ops);
-            let api_result = self.api.await;
-            ops_handle.stop(true).await;
-            let _ = ops.await;
-            api_result
-        };
+        let signals = tokio::spawn(stop_on_signals(api_handle, self.draining.clone()));
+        let ops = tokio::spawn(self.ops);
+        let api_result = self.api.await;
+        signals.abort();
+        ops_handle.stop(true).await;
+        let _ = ops.await;
         for task in self.background {
             task.abort();
         }
         tracing::info!("tracewire stopped");
         api_result
+    }
+}
+
+/// Waits for SIGTERM or SIGINT, then drains the API listener; a second
+/// signal stops it without waiting.
+async fn stop_on_signals(api: ServerHandle, draining: web::Data<api::ops::Draining>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers; stop the server with SIGKILL");
+        return;
+    };
+    let first = next_signal(&mut term, &mut int).await;
+    tracing::info!(
+        signal = first,
+        "shutting down: refusing new connections, finishing requests in flight"
+    );
+    // Load balancers polling /readyz stop sending new connections.
+    draining.start();
+    let drain = tokio::spawn({
+        let api = api.clone();
+        async move { api.stop(true).await }
+    });
+    let second = next_signal(&mut term, &mut int).await;
+    tracing::warn!(
+        signal = second,
+        "second signal: stopping without waiting for requests in flight"
+    );
+    drain.abort();
+    api.stop(false).await;
+}
+
+async fn next_signal(
+    term: &mut tokio::signal::unix::Signal,
+    int: &mut tokio::signal::unix::Signal,
+) -> &'static str {
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
     }
 }

@@ -7,6 +7,7 @@ pub mod docs;
 pub mod oauth;
 pub mod ops;
 pub mod organization;
+pub mod rate_limit;
 pub mod records;
 pub mod screening;
 pub mod sightings;

@@ -23,14 +23,37 @@ pub async fn healthz() -> web::Json<Health> {
     })
 }
 
-/// Readiness: the database answers.
+/// Set once the server has begun to shut down (SIGTERM/SIGINT).
+#[derive(Debug, Default)]
+pub struct Draining(std::sync::atomic::AtomicBool);
+
+impl Draining {
+    pub fn start(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+/// Readiness: the database answers, and the server is not shutting down.
 #[utoipa::path(get, path = "/readyz", tag = "operations", operation_id = "readyz",
     responses((status = 200, body = Health), (status = 503, body = Problem, content_type = "application/problem+json")))]
 #[get("/readyz")]
-pub async fn readyz(db: web::Data<Database>) -> Result<web::Json<Health>, ApiError> {
+pub async fn readyz(
+    db: web::Data<Database>,
+    draining: Option<web::Data<Draining>>,
+) -> Result<web::Json<Health>, ApiError> {
+    if draining.is_some_and(|d| d.is_draining()) {
+        return Err(ApiError::Unavailable("shutting down".into()));
+    }
     db.run(Database::ping)
         .await
-        .map_err(|e: crate::storage::StorageError| ApiError::Unavailable(e.to_string()))?;
+        .map_err(|e: crate::storage::StorageError| match e {
+            fault @ crate::storage::StorageError::Fault { .. } => ApiError::from(fault),
+            other => ApiError::Unavailable(other.to_string()),
+        })?;
     Ok(web::Json(Health {
         status: "ok".into(),
     }))

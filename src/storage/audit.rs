@@ -86,7 +86,7 @@ struct Waiting {
     /// Every ticket up to this one has been appended (or has failed).
     done_through: u64,
     /// Tickets whose batch failed, with the error, until their reader looks.
-    failed: HashMap<u64, String>,
+    failed: HashMap<u64, (Option<super::health::StorageFault>, String)>,
 }
 
 fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -118,7 +118,11 @@ impl ReadEntryQueue {
             let mut waiting = locked(&self.waiting);
             if ticket <= waiting.done_through {
                 return match waiting.failed.remove(&ticket) {
-                    Some(error) => Err(StorageError::Unavailable(format!(
+                    Some((Some(fault), error)) => Err(StorageError::Fault {
+                        fault,
+                        cause: format!("audit entry not written: {error}"),
+                    }),
+                    Some((None, error)) => Err(StorageError::Unavailable(format!(
                         "audit entry not written: {error}"
                     ))),
                     None => Ok(()),
@@ -132,8 +136,12 @@ impl ReadEntryQueue {
         let mut waiting = locked(&self.waiting);
         waiting.done_through = tickets.last().copied().unwrap_or(ticket);
         if let Err(error) = &result {
+            let fault = match error {
+                StorageError::Fault { fault, .. } => Some(*fault),
+                _ => None,
+            };
             for other in tickets.into_iter().filter(|t| *t != ticket) {
-                waiting.failed.insert(other, error.to_string());
+                waiting.failed.insert(other, (fault, error.to_string()));
             }
         }
         result
@@ -167,6 +175,23 @@ pub fn relax_commit_durability(conn: &mut DbConnection) -> StorageResult<()> {
         pg.batch_execute("SET LOCAL synchronous_commit = off")?;
     }
     Ok(())
+}
+
+/// Runs `read` in one read-only snapshot of the database: a REPEATABLE
+/// READ, READ ONLY transaction on PostgreSQL, a (deferred) read transaction
+/// on SQLite, whose WAL snapshot is fixed by its first read. Appends that
+/// commit meanwhile are not seen, and none of them is blocked.
+pub fn in_snapshot<T>(
+    conn: &mut DbConnection,
+    read: impl FnOnce(&mut DbConnection) -> StorageResult<T>,
+) -> StorageResult<T> {
+    conn.transaction(|conn| {
+        if let DbConnection::Postgres(pg) = conn {
+            use diesel::connection::SimpleConnection;
+            pg.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
+        }
+        read(conn)
+    })
 }
 
 /// Entries with `seq > after`, in order, at most `limit`.

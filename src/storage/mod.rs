@@ -28,6 +28,7 @@ pub mod audit;
 pub mod certificates;
 pub mod changes;
 pub mod communities;
+pub mod health;
 pub mod idempotency;
 pub mod organizations;
 pub mod records;
@@ -62,6 +63,13 @@ pub enum StorageError {
     Conflict(String),
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The database cannot serve the request: unreachable, full or
+    /// read-only (see [`health`]); `cause` is for the log only.
+    #[error("{fault}: {cause}")]
+    Fault {
+        fault: health::StorageFault,
+        cause: String,
+    },
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
     #[error("migration failed: {0}")]
@@ -82,14 +90,29 @@ impl From<diesel::result::Error> for StorageError {
             Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
                 StorageError::Conflict("refers to something that does not exist".into())
             }
-            other => StorageError::Query(other),
+            other => match health::classify(&other) {
+                Some(fault) => {
+                    let cause = other.to_string();
+                    health::note(fault, &cause);
+                    StorageError::Fault { fault, cause }
+                }
+                None => {
+                    if health::ended_by_the_database(&other) {
+                        health::note_suspect(&other.to_string());
+                    }
+                    StorageError::Query(other)
+                }
+            },
         }
     }
 }
 
 impl From<diesel::r2d2::PoolError> for StorageError {
     fn from(error: diesel::r2d2::PoolError) -> Self {
-        StorageError::Unavailable(error.to_string())
+        StorageError::Fault {
+            fault: health::StorageFault::Unreachable,
+            cause: format!("no database connection: {error}"),
+        }
     }
 }
 
@@ -135,6 +158,41 @@ pub struct Database {
     backend: Backend,
     /// Audit entries of concurrent reads, appended together.
     read_entries: std::sync::Arc<audit::ReadEntryQueue>,
+    /// Known down? (fail fast until the probe sees it answer again)
+    health: std::sync::Arc<health::Health>,
+    /// How long a caller waits for a pooled connection.
+    timeout: Duration,
+    /// The directory of the SQLite database file (for `health::diagnose_disk`).
+    sqlite_dir: Option<std::sync::Arc<std::path::Path>>,
+}
+
+/// The pool's own connection timeout (see `Database::connect`).
+const POOL_RETRY_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Opens one connection like the pool's and takes the write lock once.
+fn probe_writable(
+    connection_string: &str,
+    backend: Backend,
+) -> Result<(), (Option<health::StorageFault>, String)> {
+    let query = |e: diesel::result::Error| (health::classify(&e), e.to_string());
+    let mut conn = match backend {
+        Backend::Sqlite => {
+            diesel::SqliteConnection::establish(connection_string).map(DbConnection::Sqlite)
+        }
+        Backend::Postgres => {
+            diesel::PgConnection::establish(connection_string).map(DbConnection::Postgres)
+        }
+    }
+    .map_err(|e| (health::classify_connection_error(&e), e.to_string()))?;
+    ConnectionSettings
+        .on_acquire(&mut conn)
+        .map_err(|e| (health::classify_pool_error(&e), e.to_string()))?;
+    if let DbConnection::Sqlite(sqlite) = &mut conn {
+        sqlite
+            .batch_execute("BEGIN IMMEDIATE; ROLLBACK;")
+            .map_err(query)?;
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,6 +214,14 @@ impl Database {
         // OpenSSL's state while pool threads could still be using it, and
         // the process then crashed on exit now and then.
         openssl_sys::init();
+        let sqlite_dir = match url {
+            DatabaseUrl::Sqlite(path) => Some(std::sync::Arc::from(
+                path.parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(std::path::Path::new(".")),
+            )),
+            DatabaseUrl::Postgres(_) => None,
+        };
         let (connection_string, backend) = match url {
             DatabaseUrl::Sqlite(path) => {
                 if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -166,29 +232,73 @@ impl Database {
                         ))
                     })?;
                 }
+                // SQLite opens a database it cannot write read-only,
+                // silently. Write beside it instead of opening the file
+                // itself (closing a descriptor of the file would drop the
+                // POSIX locks of this process's SQLite connections).
+                if path.exists() {
+                    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+                    let check = dir
+                        .unwrap_or(std::path::Path::new("."))
+                        .join(format!(".tracewire-write-check-{}", std::process::id()));
+                    std::fs::write(&check, b"")
+                        .and_then(|()| std::fs::remove_file(&check))
+                        .map_err(|e| {
+                            let what = match e.raw_os_error() {
+                                Some(28) | Some(122) => "is on a full file system",
+                                Some(1) | Some(13) | Some(30) => "is read-only",
+                                _ => "cannot be written",
+                            };
+                            StorageError::Unavailable(format!(
+                                "the database {} {what}: cannot write in its directory: {e}",
+                                path.display()
+                            ))
+                        })?;
+                }
                 (path.to_string_lossy().into_owned(), Backend::Sqlite)
             }
-            DatabaseUrl::Postgres(url) => (url.clone(), Backend::Postgres),
+            // libpq waits for an unanswered connect forever by default: bound
+            // it, so that an unreachable host is found out (and the breaker
+            // opens) like a refused connection.
+            DatabaseUrl::Postgres(url) => (
+                health::with_connect_timeout(url, timeout.as_secs().clamp(2, 30)),
+                Backend::Postgres,
+            ),
         };
-        // One direct connection first: r2d2 would only report a timeout.
-        let probe = match backend {
-            Backend::Sqlite => diesel::SqliteConnection::establish(&connection_string).map(|_| ()),
-            Backend::Postgres => diesel::PgConnection::establish(&connection_string).map(|_| ()),
-        };
-        probe.map_err(|e| {
-            StorageError::Unavailable(format!("cannot connect to {}: {e}", url.redacted()))
+        // One direct connection first, set up like the pool's and asked for
+        // the write lock: r2d2 would only report a timeout (after logging
+        // every failed attempt), and a read-only SQLite file opens fine.
+        probe_writable(&connection_string, backend).map_err(|(fault, e)| {
+            let what = match fault {
+                Some(health::StorageFault::ReadOnly) => "is read-only",
+                Some(health::StorageFault::NoSpace) => "is full",
+                _ => "cannot be reached",
+            };
+            StorageError::Unavailable(format!("the database {} {what}: {e}", url.redacted()))
         })?;
+        let health = health::Health::connecting_to(backend, connection_string.clone());
+        // The pool's own timeout stays short: r2d2 backs off reconnecting
+        // up to half of it, which would delay recovery after an outage.
+        // Callers wait up to `timeout` in `checkout`.
         let pool = Pool::builder()
             .max_size(pool_size)
-            .connection_timeout(timeout)
+            .connection_timeout(timeout.min(POOL_RETRY_TIMEOUT))
             .connection_customizer(Box::new(ConnectionSettings))
-            .build(ConnectionManager::<DbConnection>::new(connection_string))
-            .map_err(|e| StorageError::Unavailable(e.to_string()))?;
+            .error_handler(Box::new(health::PoolErrors(health.clone())))
+            .build_unchecked(ConnectionManager::<DbConnection>::new(connection_string));
         Ok(Database {
             pool,
             backend,
             read_entries: Default::default(),
+            health,
+            timeout,
+            sqlite_dir,
         })
+    }
+
+    /// Whether the database is known to be unreachable right now.
+    pub fn is_down(&self) -> bool {
+        self.health.is_down()
     }
 
     pub fn backend(&self) -> Backend {
@@ -197,7 +307,7 @@ impl Database {
 
     /// A connection for synchronous callers (CLI, startup). Never call this on an async worker.
     pub fn get(&self) -> StorageResult<PooledDb> {
-        Ok(self.pool.get()?)
+        checkout(&self.pool, &self.health, self.timeout)
     }
 
     /// Runs storage work on the blocking thread pool, off the async workers.
@@ -207,13 +317,44 @@ impl Database {
         T: Send + 'static,
         E: From<StorageError> + Send + 'static,
     {
+        if let Some(down_for) = self.health.down_for() {
+            return Err(E::from(StorageError::Fault {
+                fault: health::StorageFault::Unreachable,
+                cause: format!(
+                    "database known down for {} ms; failing fast",
+                    down_for.as_millis()
+                ),
+            }));
+        }
         let pool = self.pool.clone();
         let read_entries = self.read_entries.clone();
+        let health = self.health.clone();
+        let timeout = self.timeout;
+        let sqlite_dir = self.sqlite_dir.clone();
         let span = tracing::Span::current();
         let joined = tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
-            let mut conn = pool.get().map_err(StorageError::from)?;
-            audit::with_read_queue(&read_entries, || work(&mut conn))
+            let mut conn = checkout(&pool, &health, timeout)?;
+            health::take_noted();
+            health::take_suspect();
+            let result = audit::with_read_queue(&read_entries, || work(&mut conn));
+            let noted = match (&result, health::take_noted(), health::take_suspect()) {
+                (Err(_), None, Some(suspect)) => sqlite_dir
+                    .as_deref()
+                    .and_then(|dir| health::diagnose_disk(dir, &suspect)),
+                (_, noted, _) => noted,
+            };
+            match (result, noted) {
+                // A fault met on the way is the cause, whatever the work
+                // then failed with (a rollback, the transaction manager).
+                (Err(_), Some((fault, cause))) => {
+                    if fault == health::StorageFault::Unreachable {
+                        health.trip(&cause);
+                    }
+                    Err(E::from(StorageError::Fault { fault, cause }))
+                }
+                (result, _) => result,
+            }
         })
         .await;
         match joined {
@@ -239,6 +380,31 @@ impl Database {
     pub fn pool_state(&self) -> (u32, u32) {
         let state = self.pool.state();
         (state.connections, state.idle_connections)
+    }
+}
+
+/// A pooled connection, waiting up to `timeout`, but giving up at once when
+/// the database is (or becomes, while waiting) known to be down.
+fn checkout(
+    pool: &DbPool,
+    health: &std::sync::Arc<health::Health>,
+    timeout: Duration,
+) -> StorageResult<PooledDb> {
+    const SLICE: Duration = Duration::from_millis(100);
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if health.is_down() {
+            return Err(StorageError::Fault {
+                fault: health::StorageFault::Unreachable,
+                cause: "database known down; failing fast".into(),
+            });
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match pool.get_timeout(left.min(SLICE)) {
+            Ok(conn) => return Ok(conn),
+            Err(error) if left <= SLICE => return Err(error.into()),
+            Err(_) => {}
+        }
     }
 }
 

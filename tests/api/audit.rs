@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use serde_json::json;
 use tracewire::audit::{verify, Verification};
 use tracewire::domain::OrganizationType;
-use tracewire::storage::schema::audit_log;
+use tracewire::storage::schema::{audit_head, audit_log};
 
 fn entries(app: &TestApp) -> Vec<(i64, String, String, i64)> {
     let mut conn = app.db.get().unwrap();
@@ -166,6 +166,30 @@ async fn reads_and_writes_are_audited_in_a_verifiable_chain(backend: TestBackend
         Verification::Intact { entries: base + 5 }
     );
 
+    // Rewinding the recorded tip to hide the last entry is noticed…
+    let tip: (i64, String) = audit_head::table
+        .find(1)
+        .select((audit_head::seq, audit_head::hash))
+        .first(&mut *conn)
+        .unwrap();
+    let fourth: String = audit_log::table
+        .find(4)
+        .select(audit_log::hash)
+        .first(&mut *conn)
+        .unwrap();
+    diesel::update(audit_head::table.find(1))
+        .set((audit_head::seq.eq(4), audit_head::hash.eq(&fourth)))
+        .execute(&mut *conn)
+        .unwrap();
+    match verify(&mut conn).unwrap() {
+        Verification::Broken { seq: 5, reason } => assert!(reason.contains("rewound"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    diesel::update(audit_head::table.find(1))
+        .set((audit_head::seq.eq(tip.0), audit_head::hash.eq(&tip.1)))
+        .execute(&mut *conn)
+        .unwrap();
+
     // Removing the last entry is noticed too (the head remembers the tip)…
     diesel::delete(audit_log::table.find(base + 5))
         .execute(&mut *conn)
@@ -259,7 +283,84 @@ async fn concurrent_reads_each_get_one_entry_in_an_intact_chain(backend: TestBac
     );
 }
 
+/// `audit verify` on a live server: while reads are being audited (and
+/// group-committed), every verification of the healthy log finds it
+/// intact; it used to read the tip after the chain and report entries
+/// appended meanwhile as a truncated log.
+async fn verify_is_consistent_while_reads_are_audited(backend: TestBackend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.add_org(
+        "acme",
+        OrganizationType::Forensics,
+        "indicators:read indicators:write",
+    );
+    let token = app.token(&acme).await;
+    let created = app
+        .send_json(
+            &acme,
+            Method::POST,
+            "/v1/records",
+            &token,
+            json!({"items": [{"kind": "address", "chain": "eth",
+                "address": format!("0x{:040x}", 1), "confidence": 50, "tlp": "green", "method": "osint"}]}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let path = format!("/v1/records/{}", created.body["ids"][0].as_str().unwrap());
+    let before = entries(&app).len() as i64;
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let verifier = std::thread::spawn({
+        let (db, stop) = (app.db.clone(), stop.clone());
+        move || {
+            let mut conn = db.get().unwrap();
+            let mut outcomes = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) || outcomes.len() < 20 {
+                outcomes.push(verify(&mut conn).unwrap());
+            }
+            outcomes
+        }
+    });
+    // Readers in waves of 8 concurrent requests, for as long as the verifier runs.
+    let client = app.client(Some(&acme.certificate));
+    let mut reads = 0;
+    while reads < 400 || !verifier.is_finished() {
+        let wave = (0..8).map(|_| client.get(app.url(&path)).bearer_auth(&token).send());
+        for response in futures_util::future::join_all(wave).await {
+            assert_eq!(response.unwrap().status(), 200);
+        }
+        reads += 8;
+        if reads >= 400 {
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    let outcomes = verifier.join().unwrap();
+    let broken: Vec<_> = outcomes
+        .iter()
+        .filter(|o| !matches!(o, Verification::Intact { .. }))
+        .collect();
+    assert!(
+        broken.is_empty(),
+        "{} of {} verifications failed on a healthy log: {:?}",
+        broken.len(),
+        outcomes.len(),
+        broken.first()
+    );
+    let mut conn = app.db.get().unwrap();
+    assert_eq!(
+        verify(&mut conn).unwrap(),
+        Verification::Intact {
+            entries: before + reads as i64
+        }
+    );
+    eprintln!(
+        "{} verifications during {reads} audited reads",
+        outcomes.len()
+    );
+}
+
 crate::on_both_backends!(
     reads_and_writes_are_audited_in_a_verifiable_chain,
     concurrent_reads_each_get_one_entry_in_an_intact_chain,
+    verify_is_consistent_while_reads_are_audited,
 );
