@@ -18,7 +18,7 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, Next};
-use actix_web::{error, web, HttpRequest, HttpResponse};
+use actix_web::{error, mime, web, HttpMessage, HttpRequest, HttpResponse};
 use std::time::Instant;
 use tracing::Instrument;
 
@@ -34,6 +34,9 @@ pub fn extractor_configs(
 ) {
     let json = web::JsonConfig::default()
         .limit(max_body_bytes)
+        // (`text/json` and other non-`application/` JSON types are refused
+        // by `request_limits`: actix's own check looks at the subtype only.)
+        .content_type_required(true)
         .error_handler(|err, _req: &HttpRequest| {
             let api_error = match &err {
                 error::JsonPayloadError::OverflowKnownLength { limit, .. }
@@ -100,8 +103,173 @@ pub fn configure_ops(cfg: &mut web::ServiceConfig) {
         .default_service(web::to(not_found));
 }
 
-async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound)
+/// What no route matched: a 405 with `Allow` when the path exists with
+/// other methods (TRACE included), else a 404.
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let allow = allowed_methods(req.path());
+    if allow.is_empty() {
+        Err(ApiError::NotFound)
+    } else {
+        Err(ApiError::MethodNotAllowed(allow))
+    }
+}
+
+/// The routes of the OpenAPI document, as path segments (`None` for a
+/// template parameter) with their methods.
+type RouteTable = Vec<(Vec<Option<String>>, &'static str)>;
+
+fn route_table() -> &'static RouteTable {
+    static TABLE: std::sync::OnceLock<RouteTable> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        use utoipa::OpenApi;
+        let doc = crate::openapi::ApiDoc::openapi();
+        let mut table = Vec::new();
+        for (path, item) in &doc.paths.paths {
+            let segments: Vec<Option<String>> = path
+                .split('/')
+                .map(|s| (!s.starts_with('{')).then(|| s.to_owned()))
+                .collect();
+            let methods = [
+                ("GET", item.get.is_some()),
+                ("POST", item.post.is_some()),
+                ("PUT", item.put.is_some()),
+                ("PATCH", item.patch.is_some()),
+                ("DELETE", item.delete.is_some()),
+            ];
+            for (method, present) in methods {
+                if present {
+                    table.push((segments.clone(), method));
+                }
+            }
+        }
+        table
+    })
+}
+
+/// The methods the documented routes serve at `path` (empty when none).
+pub fn allowed_methods(path: &str) -> Vec<&'static str> {
+    let segments: Vec<&str> = path.split('/').collect();
+    let mut allow: Vec<&'static str> = route_table()
+        .iter()
+        .filter(|(template, _)| {
+            template.len() == segments.len()
+                && template.iter().zip(&segments).all(|(t, s)| match t {
+                    Some(literal) => literal == s,
+                    None => !s.is_empty(),
+                })
+        })
+        .map(|(_, method)| *method)
+        .collect();
+    let order = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+    allow.sort_by_key(|m| order.iter().position(|o| o == m));
+    allow.dedup();
+    allow
+}
+
+/// The longest request target (path and query) read, in bytes: longer is a 414.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// The most bytes of header fields (names and values) read: more is a 431.
+/// (Request heads over 128 KiB, or with more than 96 fields, are refused by
+/// the HTTP parser before this check, with a bare 431 or 400.)
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// Why a request's target or headers are refused before routing, if they are.
+fn check_request_target(req: &ServiceRequest) -> Result<(), ApiError> {
+    let target_length = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().len())
+        .unwrap_or_default();
+    if target_length > MAX_URI_BYTES {
+        return Err(ApiError::UriTooLong {
+            limit: MAX_URI_BYTES,
+        });
+    }
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return Err(ApiError::HeadersTooLarge {
+            limit: MAX_HEADER_BYTES,
+        });
+    }
+    // JSON is `application/json` or `application/<something>+json`.
+    if let Ok(Some(mime)) = req.mime_type() {
+        let names_json = mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON);
+        if names_json && mime.type_() != mime::APPLICATION {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "{mime} is not a JSON media type: send Content-Type: application/json"
+            )));
+        }
+    }
+    let path = percent_encoding::percent_decode_str(req.path()).collect::<Vec<u8>>();
+    match std::str::from_utf8(&path) {
+        Err(_) => return Err(ApiError::BadRequest("the path is not valid UTF-8".into())),
+        Ok(path) if path.chars().any(char::is_control) => {
+            return Err(ApiError::BadRequest(
+                "the path must not contain control characters".into(),
+            ))
+        }
+        Ok(_) => {}
+    }
+    let mut errors = Vec::new();
+    for pair in req.query_string().split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let decode = |part: &str| {
+            let plus_as_space = part.replace('+', " ");
+            let bytes: Vec<u8> = percent_encoding::percent_decode_str(&plus_as_space).collect();
+            String::from_utf8(bytes)
+        };
+        let (Ok(name), Ok(value)) = (decode(name), decode(value)) else {
+            return Err(ApiError::BadRequest(
+                "the query is not valid UTF-8 (percent-encode UTF-8 bytes)".into(),
+            ));
+        };
+        if name.chars().any(char::is_control) {
+            return Err(ApiError::BadRequest(
+                "query parameter names must not contain control characters".into(),
+            ));
+        }
+        if let Some(c) = crate::domain::control_character(&value, false) {
+            errors.push(crate::error::FieldError::new(
+                name,
+                format!(
+                    "must not contain control characters; found U+{:04X}",
+                    c as u32
+                ),
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+/// Refuses, before routing and as problem documents, what the handlers
+/// should never see: a request target over [`MAX_URI_BYTES`] (414), header
+/// fields over [`MAX_HEADER_BYTES`] (431), a path or query that is not
+/// UTF-8 or holds control characters once percent-decoded (400; a query
+/// value with a control character is a 422 naming the parameter). Under
+/// `/taxii2/` the refusal is a TAXII error message.
+pub async fn request_limits<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    match check_request_target(&req) {
+        Ok(()) => Ok(next.call(req).await?.map_into_boxed_body()),
+        Err(error) => {
+            let response = if req.path().starts_with("/taxii2") {
+                taxii::error_message(&error)
+            } else {
+                actix_web::ResponseError::error_response(&error)
+            };
+            Ok(req.into_response(response))
+        }
+    }
 }
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

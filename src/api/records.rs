@@ -321,8 +321,24 @@ impl ListQuery {
             }
             (_, None) => ExportFormat::Csv,
         };
+        if let Some(at) = &self.updated_since {
+            if let Err(problem) = crate::domain::check_instant(at) {
+                bad("updated_since", problem);
+            }
+        }
         if !errors.is_empty() {
             return Err(ApiError::Validation(errors));
+        }
+        // A cursor is the `next` of an earlier page: a record id. Anything
+        // else was not made by this server, and is not silently ignored.
+        if let Some(after) = &self.after {
+            let is_cursor =
+                uuid::Uuid::parse_str(after).is_ok_and(|id| id.hyphenated().to_string() == *after);
+            if !is_cursor {
+                return Err(ApiError::BadRequest(
+                    "after: not a cursor (pass the `next` value of the previous page)".into(),
+                ));
+            }
         }
         let filter = RecordFilter {
             kind,

@@ -12,6 +12,7 @@ mod changes;
 mod cli;
 mod errors;
 mod ingest;
+mod input_limits;
 mod operations;
 mod partner_issuers;
 mod records;

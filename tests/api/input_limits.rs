@@ -1,0 +1,469 @@
+//! Bad input is refused, field by field, before anything is stored: control
+//! characters, oversized strings and lists, impossible dates; and the HTTP
+//! layer's own refusals are problem documents too.
+use crate::helpers::{client_tls_config, read_json, Reply, TestApp, TestBackend, TestOrg};
+use crate::records::{address_record, create, evm, world};
+use awc::http::Method;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Sends `head` (request line and header fields, without the blank line)
+/// over raw HTTP/1.1 with `org`'s certificate: awc refuses to send what
+/// these tests send. Answers the status, the head, and the body as JSON.
+async fn raw(app: &TestApp, org: &TestOrg, head: &str) -> (u16, String, Value) {
+    let config = client_tls_config(&app.pki.ca.cert_pem, Some(&org.certificate));
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", app.api_port))
+        .await
+        .unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = connector.connect(name, tcp).await.unwrap();
+    tls.write_all(format!("{head}\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = tls.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (
+        status,
+        head.to_ascii_lowercase(),
+        serde_json::from_str(body).unwrap_or(Value::Null),
+    )
+}
+
+fn assert_raw_problem(answer: &(u16, String, Value), status: u16, slug: &str) {
+    assert_eq!(answer.0, status, "{answer:?}");
+    assert!(
+        answer.1.contains("content-type: application/problem+json"),
+        "{answer:?}"
+    );
+    assert_eq!(
+        answer.2["type"],
+        format!("urn:tracewire:problem:{slug}"),
+        "{answer:?}"
+    );
+}
+
+fn entity(name: &str) -> Value {
+    json!({
+        "kind": "entity", "name": name, "entity_type": "market",
+        "categories": ["darknet_market"], "confidence": 70,
+        "tlp": "green", "method": "osint",
+    })
+}
+
+/// The (index, field) pairs of a 422.
+fn refused_fields(reply: &Reply) -> BTreeSet<(u64, String)> {
+    reply.assert_problem(422, "validation-failed");
+    reply.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["index"].as_u64().unwrap_or(0),
+                e["field"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn count(app: &TestApp, org: &TestOrg) -> i64 {
+    let token = app.token(org).await;
+    let reply = app.get(org, "/v1/records/count", Some(&token)).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.body["count"].as_i64().unwrap()
+}
+
+async fn control_characters_are_refused_by_field(backend: TestBackend) {
+    let w = world(backend).await;
+    let mut with_alias = entity("Hydra");
+    with_alias["aliases"] = json!(["ok", "hy\u{0}dra"]);
+    let mut description = address_record(&evm(1), "green", json!({}));
+    description["description"] = json!("seen in\u{0} an ad");
+    let mut reference = address_record(&evm(2), "green", json!({}));
+    reference["external_references"] =
+        json!([{"source_name": "case\u{7}", "url": "https://example.org/\u{0}"}]);
+    let mut escape = address_record(&evm(3), "green", json!({}));
+    escape["source_reference"] = json!("case\u{1b}[31m 7");
+    let mut tab_in_name = entity("Hy\tdra");
+    tab_in_name["description"] = json!("carriage\rreturn");
+    let items = vec![
+        entity("Hy\u{0}dra"),
+        with_alias,
+        description,
+        reference,
+        escape,
+        tab_in_name,
+    ];
+    let reply = create(&w.app, &w.acme, items).await;
+    let fields = refused_fields(&reply);
+    let expected: BTreeSet<(u64, String)> = [
+        (0, "name"),
+        (1, "aliases/1"),
+        (2, "description"),
+        (3, "external_references/0/source_name"),
+        (3, "external_references/0/url"),
+        (4, "source_reference"),
+        (5, "name"),
+        (5, "description"),
+    ]
+    .into_iter()
+    .map(|(i, f)| (i, f.to_owned()))
+    .collect();
+    assert_eq!(fields, expected, "{}", reply.body);
+    assert!(
+        reply.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("U+0000"),
+        "{}",
+        reply.body
+    );
+    assert_eq!(count(&w.app, &w.acme).await, 0, "nothing stored");
+
+    // Free text keeps its tabs and line feeds.
+    let mut multiline = entity("Hydra");
+    multiline["description"] = json!("line one\n\tline two");
+    let stored = create(&w.app, &w.acme, vec![multiline]).await;
+    assert_eq!(stored.status, 201, "{}", stored.body);
+    assert_eq!(
+        stored.body["items"][0]["description"],
+        "line one\n\tline two"
+    );
+
+    // Updates are checked the same way.
+    let id = stored.body["ids"][0].as_str().unwrap();
+    let token = w.app.token(&w.acme).await;
+    let update = w
+        .app
+        .send_json(
+            &w.acme,
+            Method::PUT,
+            &format!("/v1/records/{id}"),
+            &token,
+            entity("Hydra\u{0}"),
+        )
+        .await;
+    update.assert_problem(422, "validation-failed");
+    assert_eq!(update.body["errors"][0]["field"], "name");
+}
+
+async fn control_characters_in_queries_and_paths_are_refused(backend: TestBackend) {
+    let w = world(backend).await;
+    let token = w.app.token(&w.acme).await;
+    let search = w.app.get(&w.acme, "/v1/records?q=%00", Some(&token)).await;
+    search.assert_problem(422, "validation-failed");
+    assert_eq!(search.body["errors"][0]["field"], "q", "{}", search.body);
+    w.app
+        .get(&w.acme, "/v1/records?q=a%1Fb&kind=entity", Some(&token))
+        .await
+        .assert_problem(422, "validation-failed");
+    w.app
+        .get(&w.acme, "/v1/records/%00", Some(&token))
+        .await
+        .assert_problem(400, "bad-request");
+    w.app
+        .get(&w.acme, "/v1/records/%00/revisions", Some(&token))
+        .await
+        .assert_problem(400, "bad-request");
+    // Invalid UTF-8 after percent-decoding is a 400, not replaced silently.
+    w.app
+        .get(&w.acme, "/v1/records?q=%FF%FE", Some(&token))
+        .await
+        .assert_problem(400, "bad-request");
+    w.app
+        .get(&w.acme, "/v1/records/%C3%28", Some(&token))
+        .await
+        .assert_problem(400, "bad-request");
+    // Plain UTF-8 text still searches.
+    let ok = w
+        .app
+        .get(&w.acme, "/v1/records?q=caf%C3%A9+bar", Some(&token))
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+}
+
+async fn strings_and_lists_have_maximums(backend: TestBackend) {
+    let w = world(backend).await;
+    let mut long_url = address_record(&evm(1), "green", json!({}));
+    long_url["external_references"] = json!([
+        {"source_name": "ok", "url": "https://example.org/a"},
+        {"source_name": "big", "url": format!("https://example.org/{}", "a".repeat(1_000_000))},
+    ]);
+    let mut many_references = address_record(&evm(2), "green", json!({}));
+    many_references["external_references"] = json!((0..51)
+        .map(|i| json!({"source_name": format!("s{i}")}))
+        .collect::<Vec<_>>());
+    let mut many_aliases = entity("Hydra");
+    many_aliases["aliases"] = json!((0..1_000).map(|i| format!("a{i}")).collect::<Vec<_>>());
+    let mut long_alias = entity("Hydra");
+    long_alias["aliases"] = json!(["short", "x".repeat(501)]);
+    let mut long_description = address_record(&evm(3), "green", json!({}));
+    long_description["description"] = json!("d".repeat(10_001));
+    let mut many_derived = address_record(&evm(4), "green", json!({}));
+    many_derived["derived_from"] = json!((0..101)
+        .map(|_| "0192f000-0000-7000-8000-000000000000")
+        .collect::<Vec<_>>());
+    let mut many_categories = address_record(&evm(5), "green", json!({}));
+    many_categories["categories"] = json!(vec!["scam"; 15]);
+    let mut long_name = entity(&"n".repeat(501));
+    long_name["audience"] = json!({});
+    let mut long_source = address_record(&evm(6), "green", json!({}));
+    long_source["external_references"] =
+        json!([{"source_name": "s".repeat(501), "external_id": "e".repeat(501)}]);
+    let mut many_recipients = address_record(&evm(7), "red", json!({}));
+    many_recipients["audience"] = json!({
+        "organizations": (0..101).map(|i| format!("org-{i}")).collect::<Vec<_>>()
+    });
+    let items = vec![
+        long_url,
+        many_references,
+        many_aliases,
+        long_alias,
+        long_description,
+        many_derived,
+        many_categories,
+        long_name,
+        long_source,
+        many_recipients,
+    ];
+    let reply = create(&w.app, &w.acme, items).await;
+    let fields = refused_fields(&reply);
+    let expected: BTreeSet<(u64, String)> = [
+        (0, "external_references/1/url"),
+        (1, "external_references"),
+        (2, "aliases"),
+        (3, "aliases/1"),
+        (4, "description"),
+        (5, "derived_from"),
+        (6, "categories"),
+        (7, "name"),
+        (8, "external_references/0/source_name"),
+        (8, "external_references/0/external_id"),
+        (9, "audience.organizations"),
+    ]
+    .into_iter()
+    .map(|(i, f)| (i, f.to_owned()))
+    .collect();
+    assert_eq!(fields, expected, "{}", reply.body);
+    // One error per offending field, not one per item of a huge list, and
+    // no huge value echoed back.
+    let text = reply.body.to_string();
+    assert!(text.len() < 10_000, "{} bytes", text.len());
+    assert_eq!(count(&w.app, &w.acme).await, 0, "nothing stored");
+
+    // At the maximums, everything is stored.
+    let mut at_max = entity("Hydra");
+    at_max["aliases"] = json!((0..100).map(|i| format!("a{i}")).collect::<Vec<_>>());
+    at_max["description"] = json!("d".repeat(10_000));
+    at_max["external_references"] = json!((0..50)
+        .map(|i| json!({"source_name": format!("s{i}"), "url": format!("https://example.org/{}", "u".repeat(2_000))}))
+        .collect::<Vec<_>>());
+    let stored = create(&w.app, &w.acme, vec![at_max]).await;
+    assert_eq!(stored.status, 201, "{}", stored.body);
+}
+
+async fn instants_outside_1970_to_9999_are_refused(backend: TestBackend) {
+    let w = world(backend).await;
+    let mut ancient = address_record(&evm(1), "green", json!({}));
+    ancient["valid_from"] = json!("-9999-01-01T00:00:00Z");
+    let mut before_epoch = address_record(&evm(2), "green", json!({}));
+    before_epoch["valid_until"] = json!("1969-12-31T23:59:59Z");
+    let mut observed = address_record(&evm(3), "green", json!({}));
+    observed["observed_at"] = json!("0001-01-01T00:00:00Z");
+    let sighting = json!({
+        "kind": "sighting", "chain": "eth", "address": evm(4),
+        "seen_at": "-9999-06-01T00:00:00Z", "context": "deposit",
+        "confidence": 50, "tlp": "green", "method": "sighting",
+    });
+    let token = w.app.token(&w.acme).await;
+    let reply = create(&w.app, &w.acme, vec![ancient, before_epoch, observed]).await;
+    let fields = refused_fields(&reply);
+    let expected: BTreeSet<(u64, String)> =
+        [(0, "valid_from"), (1, "valid_until"), (2, "observed_at")]
+            .into_iter()
+            .map(|(i, f)| (i, f.to_owned()))
+            .collect();
+    assert_eq!(fields, expected, "{}", reply.body);
+    let sightings = w.app.add_org(
+        "sighter",
+        tracewire::domain::OrganizationType::Exchange,
+        "sightings:write indicators:read",
+    );
+    let sighter_token = w.app.token(&sightings).await;
+    let reply = w
+        .app
+        .send_json(
+            &sightings,
+            Method::POST,
+            "/v1/sightings",
+            &sighter_token,
+            json!({ "items": [sighting] }),
+        )
+        .await;
+    let fields = refused_fields(&reply);
+    assert!(
+        fields.contains(&(0, "seen_at".to_owned())),
+        "{}",
+        reply.body
+    );
+    // The same range holds for the list's `updated_since`.
+    w.app
+        .get(
+            &w.acme,
+            "/v1/records?updated_since=-9999-01-01T00:00:00Z",
+            Some(&token),
+        )
+        .await
+        .assert_problem(422, "validation-failed");
+    assert_eq!(count(&w.app, &w.acme).await, 0);
+
+    let mut edges = address_record(&evm(5), "green", json!({}));
+    edges["valid_from"] = json!("1970-01-01T00:00:00Z");
+    edges["valid_until"] = json!("9999-12-31T23:59:59Z");
+    let stored = create(&w.app, &w.acme, vec![edges]).await;
+    assert_eq!(stored.status, 201, "{}", stored.body);
+}
+
+async fn http_layer_refusals_are_problems(backend: TestBackend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    let token = app.token(&w.acme).await;
+    let client = app.client(Some(&w.acme.certificate));
+
+    // A 20 KB query, or path: 414. (Over 64 KiB the `http` crate cannot
+    // hold the URI and actix-http answers a bare 400 before any of
+    // tracewire runs: see the README's Errors section.)
+    let auth = format!("Host: localhost\r\nAuthorization: Bearer {token}");
+    let long_query = format!(
+        "GET /v1/records?q={} HTTP/1.1\r\n{auth}",
+        "a".repeat(20_000)
+    );
+    assert_raw_problem(&raw(app, &w.acme, &long_query).await, 414, "uri-too-long");
+    let long_path = format!("GET /v1/records/{} HTTP/1.1\r\n{auth}", "a".repeat(20_000));
+    assert_raw_problem(&raw(app, &w.acme, &long_path).await, 414, "uri-too-long");
+
+    // 40 KB of header fields: 431.
+    let huge = format!(
+        "GET /v1/whoami HTTP/1.1\r\n{auth}\r\nX-Padding: {}",
+        "p".repeat(40_000)
+    );
+    assert_raw_problem(
+        &raw(app, &w.acme, &huge).await,
+        431,
+        "header-fields-too-large",
+    );
+    let many = format!(
+        "GET /v1/whoami HTTP/1.1\r\n{auth}\r\n{}",
+        (0..20)
+            .map(|i| format!("X-Padding-{i}: {}", "p".repeat(2_000)))
+            .collect::<Vec<_>>()
+            .join("\r\n")
+    );
+    assert_raw_problem(
+        &raw(app, &w.acme, &many).await,
+        431,
+        "header-fields-too-large",
+    );
+    // Still answered normally below the limit.
+    let fine = raw(app, &w.acme, &format!("GET /v1/whoami HTTP/1.1\r\n{auth}")).await;
+    assert_eq!(fine.0, 200, "{fine:?}");
+
+    // Wrong method on an existing path: 405 with Allow; TRACE too.
+    let wrong = client
+        .delete(app.url("/v1/records"))
+        .bearer_auth(&token)
+        .send();
+    let wrong = Reply::from(read_json(wrong.await).await.unwrap());
+    wrong.assert_problem(405, "method-not-allowed");
+    assert_eq!(
+        wrong.headers.get("allow").unwrap().to_str().unwrap(),
+        "GET, POST"
+    );
+    let id = "0192f000-0000-7000-8000-000000000000";
+    let trace = client
+        .request(Method::TRACE, app.url(&format!("/v1/records/{id}")))
+        .bearer_auth(&token)
+        .send();
+    let trace = Reply::from(read_json(trace.await).await.unwrap());
+    trace.assert_problem(405, "method-not-allowed");
+    assert_eq!(
+        trace.headers.get("allow").unwrap().to_str().unwrap(),
+        "GET, PUT"
+    );
+    let admin_path = client
+        .post(app.url("/v1/admin/keys"))
+        .bearer_auth(&token)
+        .send();
+    let admin_path = Reply::from(read_json(admin_path.await).await.unwrap());
+    admin_path.assert_problem(405, "method-not-allowed");
+    assert_eq!(admin_path.headers.get("allow").unwrap(), "GET");
+    // TAXII answers 405 in its own error format, with Allow.
+    let taxii = client
+        .delete(app.url("/taxii2/"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(taxii.status(), 405);
+    assert_eq!(taxii.headers().get("allow").unwrap(), "GET");
+    assert!(taxii
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .starts_with("application/taxii+json"));
+    // A path that does not exist stays a 404.
+    app.get(&w.acme, "/v1/no-such-thing", Some(&token))
+        .await
+        .assert_problem(404, "not-found");
+
+    // `text/json` is not JSON's media type: 415, nothing stored.
+    let body = json!({"items": [address_record(&evm(1), "green", json!({}))]}).to_string();
+    let text_json = client
+        .post(app.url("/v1/records"))
+        .bearer_auth(&token)
+        .content_type("text/json")
+        .send_body(body.clone());
+    Reply::from(read_json(text_json.await).await.unwrap())
+        .assert_problem(415, "unsupported-media-type");
+    let suffixed = client
+        .post(app.url("/v1/records"))
+        .bearer_auth(&token)
+        .content_type("application/vnd.example+json")
+        .send_body(body);
+    assert_eq!(suffixed.await.unwrap().status(), 201);
+
+    // A malformed cursor is a 400, not silently the first page.
+    for bad in [
+        "nonsense",
+        "%27%20or%201=1",
+        "0192F000-0000-7000-8000-000000000000",
+    ] {
+        app.get(&w.acme, &format!("/v1/records?after={bad}"), Some(&token))
+            .await
+            .assert_problem(400, "bad-request");
+    }
+    let page = app
+        .get(&w.acme, &format!("/v1/records?after={id}"), Some(&token))
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+}
+
+crate::on_both_backends!(
+    control_characters_are_refused_by_field,
+    control_characters_in_queries_and_paths_are_refused,
+    strings_and_lists_have_maximums,
+    instants_outside_1970_to_9999_are_refused,
+    http_layer_refusals_are_problems,
+);
