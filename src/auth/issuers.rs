@@ -24,6 +24,8 @@ pub struct PartnerIssuer {
     pub organization: OrganizationId,
     /// What the partner's tokens may grant at most (never `admin`).
     pub allowed_scopes: Scopes,
+    /// Accept tokens typed `JWT` or untyped besides `at+jwt`.
+    pub accept_jwt_typ: bool,
     source: JwksSource,
     tls: Arc<rustls::ClientConfig>,
     keys: RwLock<(KeySet, Option<Instant>)>,
@@ -137,6 +139,7 @@ impl PartnerIssuers {
                     .iter()
                     .filter(|s| *s != Scope::Admin)
                     .collect(),
+                accept_jwt_typ: s.accept_jwt_typ,
                 source,
                 tls: tls.clone(),
                 keys: RwLock::new((KeySet::default(), None)),
