@@ -460,7 +460,84 @@ async fn http_layer_refusals_are_problems(backend: TestBackend) {
     assert_eq!(page.status, 200, "{}", page.body);
 }
 
+/// Monero keys must be curve points; Litecoin's two P2SH spellings are one
+/// address for lookups, lists and screening, whichever was stored.
+async fn monero_keys_are_points_and_litecoin_p2sh_forms_are_one(backend: TestBackend) {
+    let w = world(backend).await;
+    let with = |chain: &str, address: &str| {
+        let mut record = address_record(address, "green", json!({}));
+        record["chain"] = json!(chain);
+        record
+    };
+    // Base point and its double: a valid address; y = 2 as spend key: not.
+    let valid = "44yQXfkWZNmJ8QgRfFWTzmJ8QgRfFWTzmJ8QgRfFWTzmJCAof7pyUai3Q68xyoie3ASK9sBTXNue95yhG7PE7RLs4rqwDTA";
+    let off_curve = "41hWDGhXn8711111111111111111111111111111111118eCEnJfTHx3Q68xyoie3ASK9sBTXNue95yhG7PE7RLs4tjFKuf";
+    let refused = create(&w.app, &w.acme, vec![with("xmr", off_curve)]).await;
+    refused.assert_problem(422, "validation-failed");
+    assert_eq!(refused.body["errors"][0]["field"], "address");
+    assert!(
+        refused.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("spend key is not a valid ed25519 point"),
+        "{}",
+        refused.body
+    );
+    let stored = create(&w.app, &w.acme, vec![with("xmr", valid)]).await;
+    assert_eq!(stored.status, 201, "{}", stored.body);
+
+    let three = "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy";
+    let m = "MQMHBtvnBfxTzt3K2bdxgSE7qZPHSXWsGM";
+    let stored = create(&w.app, &w.acme, vec![with("ltc", three)]).await;
+    assert_eq!(stored.status, 201, "{}", stored.body);
+    assert_eq!(stored.body["items"][0]["address"], three, "kept as typed");
+    let token = w.app.token(&w.exchange).await;
+    for form in [three, m] {
+        let list = w
+            .app
+            .get(
+                &w.exchange,
+                &format!("/v1/records?chain=ltc&address={form}"),
+                Some(&token),
+            )
+            .await;
+        assert_eq!(list.status, 200, "{}", list.body);
+        assert_eq!(list.body["items"].as_array().unwrap().len(), 1, "{form}");
+        let screened = w
+            .app
+            .get(&w.exchange, &format!("/v1/screen/ltc/{form}"), Some(&token))
+            .await;
+        assert_eq!(screened.body["matched"], true, "{form}: {}", screened.body);
+    }
+    // Stored as M…, found as 3… too; the Bitcoin address of the same
+    // spelling is another address.
+    let other_m = "M7uBSTV2qNDHDe2tHfNMqhFkZucgRMpJQk";
+    let other_three = "31h38a54tFMrR8kzBnP2241MFD2EUHtGha";
+    let stored = create(&w.app, &w.acme, vec![with("ltc", other_m)]).await;
+    assert_eq!(stored.status, 201, "{}", stored.body);
+    let screened = w
+        .app
+        .get(
+            &w.exchange,
+            &format!("/v1/screen/ltc/{other_three}"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(screened.body["matched"], true, "{}", screened.body);
+    assert_eq!(screened.body["records"].as_array().unwrap().len(), 1);
+    let bitcoin = w
+        .app
+        .get(
+            &w.exchange,
+            &format!("/v1/screen/btc/{other_three}"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(bitcoin.body["matched"], false, "{}", bitcoin.body);
+}
+
 crate::on_both_backends!(
+    monero_keys_are_points_and_litecoin_p2sh_forms_are_one,
     control_characters_are_refused_by_field,
     control_characters_in_queries_and_paths_are_refused,
     strings_and_lists_have_maximums,
