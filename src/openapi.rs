@@ -64,7 +64,7 @@ Errors are RFC 9457 problem documents with a stable `type` (`urn:tracewire:probl
         crate::api::ops::readyz,
         crate::api::ops::metrics,
     ),
-    modifiers(&SecuritySchemes, &AuthenticationResponses),
+    modifiers(&SecuritySchemes, &AuthenticationResponses, &EnforcedLimits),
     tags(
         (name = "auth", description = "Tokens and identity"),
         (name = "records", description = "Intelligence records: addresses, wallets, entities, relationships"),
@@ -168,6 +168,112 @@ impl Modify for AuthenticationResponses {
                 responses.entry("403".into()).or_insert_with(|| {
                     error("Certificate not registered to an active organization, or the token lacks the required scope").into()
                 });
+            }
+        }
+    }
+}
+
+/// What the server enforces beyond each handler's annotations: the
+/// refusals every API operation can get before its handler runs (400 for a
+/// path or query that is not UTF-8 or holds control characters, 415 for a
+/// body that is not JSON, 422 for a query value with a control character,
+/// TAXII 404s), and the list query's per-route bounds (the query type is
+/// shared by list, export and count).
+struct EnforcedLimits;
+
+impl Modify for EnforcedLimits {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::{Operation, ParameterIn};
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder, Schema};
+        let error = |taxii: bool, description: &str| {
+            let (media_type, schema) = if taxii {
+                (crate::taxii::TAXII_MEDIA_TYPE, "TaxiiErrorBody")
+            } else {
+                ("application/problem+json", "Problem")
+            };
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    media_type,
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name(schema)))
+                        .build(),
+                )
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let taxii = path.starts_with("/taxii2/");
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let operational = operation
+                    .tags
+                    .as_ref()
+                    .is_some_and(|tags| tags.iter().any(|t| t == "operations"));
+                if operational {
+                    continue;
+                }
+                per_route_parameters(operation);
+                let has_query = operation.parameters.as_ref().is_some_and(|ps| {
+                    ps.iter()
+                        .any(|p| matches!(p.parameter_in, ParameterIn::Query))
+                });
+                let has_body = operation.request_body.is_some();
+                let responses = &mut operation.responses.responses;
+                responses.entry("400".into()).or_insert_with(|| {
+                    error(taxii, "Malformed request: a path or query that is not UTF-8 or holds control characters, a body that is not the expected JSON, a bad cursor").into()
+                });
+                if has_body {
+                    responses.entry("415".into()).or_insert_with(|| {
+                        error(
+                            taxii,
+                            "The Content-Type is not the one this operation reads",
+                        )
+                        .into()
+                    });
+                }
+                if has_query || has_body {
+                    responses.entry("422".into()).or_insert_with(|| {
+                        error(taxii, "A value was refused (each offending field is named)").into()
+                    });
+                }
+                if taxii && path.contains('{') {
+                    responses.entry("404".into()).or_insert_with(|| {
+                        error(
+                            true,
+                            "No such collection, object or status, or not visible to you",
+                        )
+                        .into()
+                    });
+                }
+            }
+        }
+
+        /// `limit` is 1–1000 on the list, 1–100,000 on the export; a count
+        /// has no pages and no format, and only the export has a format.
+        fn per_route_parameters(operation: &mut Operation) {
+            let id = operation.operation_id.clone().unwrap_or_default();
+            let Some(parameters) = operation.parameters.as_mut() else {
+                return;
+            };
+            match id.as_str() {
+                "list_records" => {
+                    parameters.retain(|p| p.name != "format");
+                    for p in parameters.iter_mut().filter(|p| p.name == "limit") {
+                        if let Some(RefOr::T(Schema::Object(schema))) = p.schema.as_mut() {
+                            schema.maximum = Some(1000.into());
+                        }
+                    }
+                }
+                "count_records" => {
+                    parameters.retain(|p| !["limit", "after", "format"].contains(&p.name.as_str()))
+                }
+                _ => {}
             }
         }
     }

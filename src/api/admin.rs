@@ -155,11 +155,14 @@ pub struct CreateOrganization {
     /// Stable id: 2–63 characters of a-z, 0-9 and `-`.
     #[schema(example = "acme-forensics")]
     pub id: String,
-    #[schema(example = "Acme Forensics Ltd")]
+    /// 1 to 200 characters, no control characters.
+    #[schema(example = "Acme Forensics Ltd", min_length = 1, max_length = 200)]
     pub name: String,
+    /// forensics, ngo, exchange, law_enforcement, hub or other.
     #[serde(rename = "type")]
     pub org_type: String,
-    /// Optional subject DN mapping for certificates issued by the hub CA.
+    /// Optional subject DN mapping for certificates issued by the hub CA (at most 1000 characters).
+    #[schema(min_length = 1, max_length = 1000)]
     pub certificate_subject: Option<String>,
 }
 
@@ -213,8 +216,11 @@ pub struct CreateApiClient {
     /// The `client_id`: 2–63 characters of a-z, 0-9 and `-`.
     #[schema(example = "acme-forensics-ingest")]
     pub id: String,
+    /// 1 to 200 characters, no control characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
-    #[schema(example = json!(["indicators:read", "indicators:write"]))]
+    /// At least one scope.
+    #[schema(example = json!(["indicators:read", "indicators:write"]), min_items = 1)]
     pub scopes: Vec<String>,
 }
 
@@ -223,8 +229,12 @@ pub struct CreateApiClient {
 pub struct CreateCommunity {
     #[schema(example = "anti-trafficking")]
     pub id: String,
+    /// 1 to 200 characters, no control characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
+    /// At most 2000 characters; tab and line feed are the only control characters allowed.
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub description: String,
 }
 
@@ -484,8 +494,8 @@ async fn create_community(
     let id = errors.check("id", CommunityId::parse(&body.id));
     let name = errors.check("name", parse_display_name("name", &body.name, 200));
     let description = body.description;
-    if description.chars().count() > 2000 {
-        errors.check::<(), _>("description", Err("at most 2000 characters"));
+    if let Some(problem) = crate::domain::text_problem(&description, 2000, true) {
+        errors.check::<(), _>("description", Err(problem));
     }
     let (id, name) = errors.finish(id.zip(name))?;
     let community = db

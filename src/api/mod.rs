@@ -129,12 +129,20 @@ fn route_table() -> &'static RouteTable {
                 .split('/')
                 .map(|s| (!s.starts_with('{')).then(|| s.to_owned()))
                 .collect();
+            // The operations listener's routes are not served here.
+            let served = |operation: &Option<utoipa::openapi::path::Operation>| {
+                operation.as_ref().is_some_and(|o| {
+                    !o.tags
+                        .as_ref()
+                        .is_some_and(|tags| tags.iter().any(|t| t == "operations"))
+                })
+            };
             let methods = [
-                ("GET", item.get.is_some()),
-                ("POST", item.post.is_some()),
-                ("PUT", item.put.is_some()),
-                ("PATCH", item.patch.is_some()),
-                ("DELETE", item.delete.is_some()),
+                ("GET", served(&item.get)),
+                ("POST", served(&item.post)),
+                ("PUT", served(&item.put)),
+                ("PATCH", served(&item.patch)),
+                ("DELETE", served(&item.delete)),
             ];
             for (method, present) in methods {
                 if present {

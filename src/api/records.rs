@@ -48,7 +48,7 @@ impl From<RecordError> for ApiError {
 #[serde(deny_unknown_fields)]
 pub struct CreateRecords {
     /// 1 to 10,000 records; all are stored or none.
-    #[schema(value_type = Vec<RecordInput>)]
+    #[schema(value_type = Vec<RecordInput>, min_items = 1, max_items = 10_000)]
     pub items: Vec<serde_json::Value>,
 }
 
@@ -79,7 +79,11 @@ fn idempotency_key(
     let key = value
         .to_str()
         .ok()
-        .filter(|k| !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY)
+        .filter(|k| {
+            !k.is_empty()
+                && k.len() <= MAX_IDEMPOTENCY_KEY
+                && k.bytes().all(|b| b.is_ascii_graphic())
+        })
         .ok_or_else(|| {
             ApiError::BadRequest(format!(
                 "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"
@@ -121,7 +125,7 @@ fn prefers_minimal(request: &HttpRequest) -> bool {
 /// `sightings:write` scope, other items `indicators:write`.
 #[utoipa::path(post, path = "/v1/records", tag = "records", operation_id = "create_records",
     request_body = CreateRecords,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried batch safe (24 hours)"),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried batch safe (24 hours): 1 to 255 visible ASCII characters", pattern = "^[!-~]{1,255}$"),
         ("Prefer" = Option<String>, Header, description = "`return=minimal`: answer with ids only")),
     responses((status = 201, body = CreatedRecords, headers(("Idempotent-Replayed" = String, description = "`true` when this answers an earlier request with the same key"))),
         (status = 422, description = "Invalid items (by index and field); nothing stored", body = Problem, content_type = "application/problem+json")),
@@ -191,6 +195,7 @@ async fn get_record(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// address, wallet, entity or relationship.
     pub kind: Option<String>,
@@ -209,6 +214,7 @@ pub struct ListQuery {
     /// Include revoked records.
     pub include_revoked: Option<bool>,
     /// Page size: 1–1000 for lists (default 100), 1–100,000 for exports (default 10,000).
+    #[param(minimum = 1, maximum = 100_000)]
     pub limit: Option<i64>,
     /// The `next` cursor of the previous page.
     pub after: Option<String>,

@@ -423,6 +423,9 @@ async fn http_layer_refusals_are_problems(backend: TestBackend) {
         .to_str()
         .unwrap()
         .starts_with("application/taxii+json"));
+    // The operations listener's paths are not on the API listener: 404.
+    let ops_path = client.post(app.url("/healthz")).bearer_auth(&token).send();
+    Reply::from(read_json(ops_path.await).await.unwrap()).assert_problem(404, "not-found");
     // A path that does not exist stays a 404.
     app.get(&w.acme, "/v1/no-such-thing", Some(&token))
         .await
@@ -543,4 +546,135 @@ crate::on_both_backends!(
     strings_and_lists_have_maximums,
     instants_outside_1970_to_9999_are_refused,
     http_layer_refusals_are_problems,
+    idempotency_keys_and_admin_text_are_checked,
 );
+
+/// The OpenAPI document states what the server enforces: bounds of
+/// `limit` per route, batch sizes, field maximums, the Idempotency-Key
+/// pattern, and the 400/415/422 answers given before handlers run.
+#[test]
+fn openapi_states_the_enforced_limits() {
+    let doc: Value = serde_json::from_str(&tracewire::openapi::document()).unwrap();
+    let param = |path: &str, method: &str, name: &str| -> Option<Value> {
+        doc["paths"][path][method]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .map(|p| p["schema"].clone())
+    };
+    let list_limit = param("/v1/records", "get", "limit").unwrap();
+    assert_eq!(
+        (
+            list_limit["minimum"].as_i64(),
+            list_limit["maximum"].as_i64()
+        ),
+        (Some(1), Some(1000))
+    );
+    let export_limit = param("/v1/records/export", "get", "limit").unwrap();
+    assert_eq!(export_limit["maximum"], 100_000);
+    assert_eq!(
+        param("/v1/changes", "get", "limit").unwrap()["maximum"],
+        1000
+    );
+    assert!(param("/v1/records/count", "get", "limit").is_none());
+    assert!(param("/v1/records/count", "get", "after").is_none());
+    assert!(param("/v1/records", "get", "format").is_none());
+    assert_eq!(
+        param("/v1/records", "post", "Idempotency-Key").unwrap()["pattern"],
+        "^[!-~]{1,255}$"
+    );
+    let schemas = &doc["components"]["schemas"];
+    let items = &schemas["CreateRecords"]["properties"]["items"];
+    assert_eq!(
+        (items["minItems"].as_i64(), items["maxItems"].as_i64()),
+        (Some(1), Some(10_000))
+    );
+    let input = &schemas["RecordInput"]["properties"];
+    assert_eq!(input["aliases"]["maxItems"], 100);
+    assert_eq!(input["external_references"]["maxItems"], 50);
+    assert_eq!(input["derived_from"]["maxItems"], 100);
+    assert_eq!(input["categories"]["maxItems"], 14);
+    assert_eq!(input["description"]["maxLength"], 10_000);
+    assert_eq!(input["name"]["maxLength"], 500);
+    assert_eq!(
+        schemas["ExternalReference"]["properties"]["url"]["maxLength"],
+        2048
+    );
+    assert_eq!(
+        schemas["AudienceInput"]["properties"]["organizations"]["maxItems"],
+        100
+    );
+    assert_eq!(
+        schemas["CreateApiClient"]["properties"]["scopes"]["minItems"],
+        1
+    );
+    let responses = &doc["paths"]["/v1/records"]["post"]["responses"];
+    for status in ["400", "415", "422"] {
+        assert!(
+            responses.get(status).is_some(),
+            "POST /v1/records lacks {status}"
+        );
+    }
+    assert!(doc["paths"]["/v1/records"]["get"]["responses"]
+        .get("400")
+        .is_some());
+    let taxii = &doc["paths"]["/taxii2/{api_root}/collections/{collection_id}/objects/"]["get"]
+        ["responses"];
+    assert!(taxii.get("404").is_some());
+}
+
+async fn idempotency_keys_and_admin_text_are_checked(backend: TestBackend) {
+    let w = world(backend).await;
+    let token = w.app.token(&w.acme).await;
+    let body = json!({"items": [address_record(&evm(1), "green", json!({}))]});
+    w.app
+        .send_json_with(
+            &w.acme,
+            Method::POST,
+            "/v1/records",
+            &token,
+            &[("Idempotency-Key", "two words")],
+            body.clone(),
+        )
+        .await
+        .assert_problem(400, "bad-request");
+    let ok = w
+        .app
+        .send_json_with(
+            &w.acme,
+            Method::POST,
+            "/v1/records",
+            &token,
+            &[("Idempotency-Key", "batch-2026-12-01/1")],
+            body,
+        )
+        .await;
+    assert_eq!(ok.status, 201, "{}", ok.body);
+
+    let admin = w.app.token(&w.hub).await;
+    let reply = w
+        .app
+        .send_json(
+            &w.hub,
+            Method::POST,
+            "/v1/admin/communities",
+            &admin,
+            json!({"id": "nul-group", "name": "NUL group", "description": "a\u{0}b"}),
+        )
+        .await;
+    reply.assert_problem(422, "validation-failed");
+    assert_eq!(reply.body["errors"][0]["field"], "description");
+    let reply = w
+        .app
+        .send_json(
+            &w.hub,
+            Method::POST,
+            "/v1/admin/communities",
+            &admin,
+            json!({"id": "nul-group", "name": "NUL\u{0}group"}),
+        )
+        .await;
+    reply.assert_problem(422, "validation-failed");
+    assert_eq!(reply.body["errors"][0]["field"], "name");
+}
