@@ -13,7 +13,7 @@ use crate::storage::communities::Community;
 use crate::storage::organizations::{self, NewOrganization, Organization};
 use crate::storage::{signing_keys, Database, StorageError};
 use actix_web::{delete, get, patch, post, put, web, HttpResponse};
-use chrono::NaiveDateTime;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -50,7 +50,7 @@ pub struct OrganizationView {
     pub org_type: OrganizationType,
     /// Subject DN mapped to this organization for certificates issued by the hub CA.
     pub certificate_subject: Option<String>,
-    pub created_at: NaiveDateTime,
+    pub created_at: DateTime<Utc>,
     pub disabled: bool,
 }
 
@@ -61,7 +61,7 @@ impl From<Organization> for OrganizationView {
             name: o.name,
             org_type: o.org_type,
             certificate_subject: o.certificate_subject,
-            created_at: o.created_at,
+            created_at: o.created_at.and_utc(),
             disabled: o.disabled_at.is_some(),
         }
     }
@@ -74,9 +74,9 @@ pub struct CertificateView {
     pub organization: String,
     pub subject: String,
     pub serial: String,
-    pub not_after: NaiveDateTime,
-    pub created_at: NaiveDateTime,
-    pub revoked_at: Option<NaiveDateTime>,
+    pub not_after: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 impl From<RegisteredCertificate> for CertificateView {
@@ -86,9 +86,9 @@ impl From<RegisteredCertificate> for CertificateView {
             organization: c.organization_id.to_string(),
             subject: c.subject,
             serial: c.serial,
-            not_after: c.not_after,
-            created_at: c.created_at,
-            revoked_at: c.revoked_at,
+            not_after: c.not_after.and_utc(),
+            created_at: c.created_at.and_utc(),
+            revoked_at: c.revoked_at.map(|t| t.and_utc()),
         }
     }
 }
@@ -99,7 +99,7 @@ pub struct ApiClientView {
     pub organization: String,
     pub name: String,
     pub scopes: Vec<String>,
-    pub created_at: NaiveDateTime,
+    pub created_at: DateTime<Utc>,
     pub disabled: bool,
 }
 
@@ -110,7 +110,7 @@ impl From<ApiClient> for ApiClientView {
             organization: c.organization_id.to_string(),
             name: c.name,
             scopes: c.scopes.iter().map(|s| s.to_string()).collect(),
-            created_at: c.created_at,
+            created_at: c.created_at.and_utc(),
             disabled: c.disabled_at.is_some(),
         }
     }
@@ -123,7 +123,7 @@ pub struct CommunityView {
     pub description: String,
     /// Member organization ids.
     pub members: Vec<String>,
-    pub created_at: NaiveDateTime,
+    pub created_at: DateTime<Utc>,
 }
 
 impl From<Community> for CommunityView {
@@ -133,7 +133,7 @@ impl From<Community> for CommunityView {
             name: c.name,
             description: c.description,
             members: c.members.iter().map(|m| m.to_string()).collect(),
-            created_at: c.created_at,
+            created_at: c.created_at.and_utc(),
         }
     }
 }
@@ -142,9 +142,20 @@ impl From<Community> for CommunityView {
 pub struct SigningKeyView {
     pub kid: String,
     pub algorithm: String,
-    pub created_at: NaiveDateTime,
+    pub created_at: DateTime<Utc>,
     /// When the key stopped signing; it still verifies until its tokens expire.
-    pub retired_at: Option<NaiveDateTime>,
+    pub retired_at: Option<DateTime<Utc>>,
+}
+
+impl From<signing_keys::SigningKeyRow> for SigningKeyView {
+    fn from(k: signing_keys::SigningKeyRow) -> Self {
+        SigningKeyView {
+            kid: k.kid,
+            algorithm: k.algorithm,
+            created_at: k.created_at.and_utc(),
+            retired_at: k.retired_at.map(|t| t.and_utc()),
+        }
+    }
 }
 
 // ---- requests ----------------------------------------------------------------
@@ -559,14 +570,7 @@ async fn remove_member(
 // ---- signing keys -----------------------------------------------------------------------
 
 fn key_views(rows: Vec<signing_keys::SigningKeyRow>) -> Vec<SigningKeyView> {
-    rows.into_iter()
-        .map(|k| SigningKeyView {
-            kid: k.kid,
-            algorithm: k.algorithm,
-            created_at: k.created_at,
-            retired_at: k.retired_at,
-        })
-        .collect()
+    rows.into_iter().map(SigningKeyView::from).collect()
 }
 
 /// List the token signing keys still published.

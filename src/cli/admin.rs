@@ -253,23 +253,13 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
             print(
                 &rows
                     .into_iter()
-                    .map(|k| SigningKeyView {
-                        kid: k.kid,
-                        algorithm: k.algorithm,
-                        created_at: k.created_at,
-                        retired_at: k.retired_at,
-                    })
+                    .map(SigningKeyView::from)
                     .collect::<Vec<_>>(),
             )
         }
         AdminCommand::Keys(KeysCommand::Rotate) => {
             let k = keys::rotate(conn, &settings.auth.signing_algorithm)?;
-            print(&SigningKeyView {
-                kid: k.kid,
-                algorithm: k.algorithm,
-                created_at: k.created_at,
-                retired_at: k.retired_at,
-            })
+            print(&SigningKeyView::from(k))
         }
     }
 }

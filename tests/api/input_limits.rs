@@ -539,7 +539,114 @@ async fn monero_keys_are_points_and_litecoin_p2sh_forms_are_one(backend: TestBac
     assert_eq!(bitcoin.body["matched"], false, "{}", bitcoin.body);
 }
 
+/// Every `*_at` and `not_after` string inside `value`, with its path.
+fn timestamps(value: &Value, path: &str, found: &mut Vec<(String, String)>) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map {
+                let here = format!("{path}/{key}");
+                match v {
+                    Value::String(s) if key.ends_with("_at") || key == "not_after" => {
+                        found.push((here, s.clone()))
+                    }
+                    other => timestamps(other, &here, found),
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                timestamps(v, &format!("{path}/{i}"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Admin views (organizations, certificates, clients, communities, keys)
+/// write every timestamp as RFC 3339 in UTC with `Z`, as their schema's
+/// `date-time` format says.
+async fn admin_views_write_timestamps_in_rfc3339(backend: TestBackend) {
+    let w = world(backend).await;
+    let admin = w.app.token(&w.hub).await;
+    let certificate = w.app.pki.ca.issue_client("New NGO", "new-ngo", 30).unwrap();
+    let writes = [
+        (
+            Method::POST,
+            "/v1/admin/organizations",
+            json!({"id": "new-ngo", "name": "New NGO", "type": "ngo"}),
+        ),
+        (
+            Method::POST,
+            "/v1/admin/organizations/new-ngo/certificates",
+            json!({"certificate_pem": certificate.cert_pem}),
+        ),
+        (
+            Method::POST,
+            "/v1/admin/organizations/new-ngo/clients",
+            json!({"id": "new-ngo-analyst", "name": "Analysts", "scopes": ["indicators:read"]}),
+        ),
+        (
+            Method::POST,
+            "/v1/admin/communities",
+            json!({"id": "new-group", "name": "New group"}),
+        ),
+        (Method::POST, "/v1/admin/keys/rotate", json!({})),
+    ];
+    let mut found = Vec::new();
+    for (method, path, body) in writes {
+        let reply = w.app.send_json(&w.hub, method, path, &admin, body).await;
+        assert!(reply.status.is_success(), "{path}: {}", reply.body);
+        timestamps(&reply.body, path, &mut found);
+    }
+    let fingerprint = fingerprint_of(&certificate.cert_pem);
+    let revoked = w
+        .app
+        .send_json(
+            &w.hub,
+            Method::POST,
+            &format!("/v1/admin/certificates/{fingerprint}/revoke"),
+            &admin,
+            json!({}),
+        )
+        .await;
+    assert!(revoked.status.is_success(), "{}", revoked.body);
+    timestamps(&revoked.body, "revoke", &mut found);
+    for path in [
+        "/v1/admin/organizations",
+        "/v1/admin/organizations/new-ngo",
+        "/v1/admin/organizations/new-ngo/certificates",
+        "/v1/admin/organizations/new-ngo/clients",
+        "/v1/admin/communities",
+        "/v1/admin/keys",
+    ] {
+        let reply = w.app.get(&w.hub, path, Some(&admin)).await;
+        assert_eq!(reply.status, 200, "{path}: {}", reply.body);
+        timestamps(&reply.body, path, &mut found);
+    }
+    let names: BTreeSet<&str> = found
+        .iter()
+        .filter_map(|(path, _)| path.rsplit('/').next())
+        .collect();
+    for expected in ["created_at", "not_after", "revoked_at", "retired_at"] {
+        assert!(names.contains(expected), "no {expected} seen: {found:?}");
+    }
+    for (path, value) in &found {
+        assert!(
+            value.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(value).is_ok(),
+            "{path} = {value:?} is not RFC 3339 with Z"
+        );
+    }
+}
+
+/// The SHA-256 fingerprint the admin API names a certificate by.
+fn fingerprint_of(pem: &str) -> String {
+    tracewire::auth::PeerCertificate::from_pem(pem)
+        .unwrap()
+        .fingerprint
+}
+
 crate::on_both_backends!(
+    admin_views_write_timestamps_in_rfc3339,
     monero_keys_are_points_and_litecoin_p2sh_forms_are_one,
     control_characters_are_refused_by_field,
     control_characters_in_queries_and_paths_are_refused,
