@@ -181,6 +181,9 @@ impl Modify for AuthenticationResponses {
 /// shared by list, export and count).
 struct EnforcedLimits;
 
+/// A string without control characters (C0, DEL, C1).
+const NO_CONTROL_CHARACTERS: &str = r"^[^\x00-\x1F\x7F-\x9F]*$";
+
 impl Modify for EnforcedLimits {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::path::{Operation, ParameterIn};
@@ -219,6 +222,7 @@ impl Modify for EnforcedLimits {
                     continue;
                 }
                 per_route_parameters(operation);
+                no_control_characters(operation);
                 let has_query = operation.parameters.as_ref().is_some_and(|ps| {
                     ps.iter()
                         .any(|p| matches!(p.parameter_in, ParameterIn::Query))
@@ -242,6 +246,15 @@ impl Modify for EnforcedLimits {
                         error(taxii, "A value was refused (each offending field is named)").into()
                     });
                 }
+                if taxii {
+                    responses.entry("406".into()).or_insert_with(|| {
+                        error(
+                            true,
+                            "The request does not accept application/taxii+json;version=2.1",
+                        )
+                        .into()
+                    });
+                }
                 if taxii && path.contains('{') {
                     responses.entry("404".into()).or_insert_with(|| {
                         error(
@@ -250,6 +263,32 @@ impl Modify for EnforcedLimits {
                         )
                         .into()
                     });
+                }
+            }
+        }
+
+        /// Path and query strings may not hold control characters (the
+        /// server refuses them before routing: 400 in the path, 422 in the
+        /// query), and a path segment is never empty.
+        fn no_control_characters(operation: &mut Operation) {
+            use utoipa::openapi::schema::{SchemaType, Type};
+            for parameter in operation.parameters.iter_mut().flatten() {
+                let in_path = matches!(parameter.parameter_in, ParameterIn::Path);
+                if !in_path && !matches!(parameter.parameter_in, ParameterIn::Query) {
+                    continue;
+                }
+                let Some(RefOr::T(Schema::Object(schema))) = parameter.schema.as_mut() else {
+                    continue;
+                };
+                let plain_string = matches!(schema.schema_type, SchemaType::Type(Type::String))
+                    && schema.pattern.is_none()
+                    && schema.format.is_none()
+                    && schema.enum_values.is_none();
+                if plain_string {
+                    schema.pattern = Some(NO_CONTROL_CHARACTERS.into());
+                    if in_path {
+                        schema.min_length = Some(1);
+                    }
                 }
             }
         }

@@ -16,6 +16,7 @@ mod input_limits;
 mod operations;
 mod partner_issuers;
 mod records;
+mod schema_fuzz;
 mod screening;
 mod sightings;
 mod storage;
