@@ -654,6 +654,7 @@ crate::on_both_backends!(
     instants_outside_1970_to_9999_are_refused,
     http_layer_refusals_are_problems,
     idempotency_keys_and_admin_text_are_checked,
+    taxii_objects_with_control_characters_fail_alone,
 );
 
 /// The OpenAPI document states what the server enforces: bounds of
@@ -784,4 +785,56 @@ async fn idempotency_keys_and_admin_text_are_checked(backend: TestBackend) {
         .await;
     reply.assert_problem(422, "validation-failed");
     assert_eq!(reply.body["errors"][0]["field"], "name");
+}
+
+/// TAXII objects carrying control characters fail one by one in the
+/// status (as any other bad object); nothing answers 500, on PostgreSQL
+/// either, which cannot store NUL in text.
+async fn taxii_objects_with_control_characters_fail_alone(backend: TestBackend) {
+    const TAXII: &str = "application/taxii+json;version=2.1";
+    const INTEL: &str = "/taxii2/api/collections/5f2e9c1a-7b3d-4e8f-a6c2-91d0b4e7f3a8";
+    let w = world(backend).await;
+    let token = w.app.token(&w.acme).await;
+    let stamp = "2026-11-20T10:00:00.000Z";
+    let envelope = json!({ "objects": [
+        { "type": "threat-actor", "spec_version": "2.1", "id": "threat-actor--9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+          "created": stamp, "modified": stamp, "name": "Cr\u{0}ew" },
+        { "type": "mal\u{0}ware", "spec_version": "2.1", "id": "mal\u{0}ware--2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e",
+          "created": stamp, "modified": stamp },
+        { "type": "indicator", "spec_version": "2.1", "id": "indicator--7f0a4c3e-1b2d-4e5f-8a9b-0c1d2e3f4a5b",
+          "created": stamp, "modified": stamp, "valid_from": stamp, "pattern_type": "stix",
+          "pattern": "[cryptocurrency-wallet:value = '0x\u{0}1']" },
+        { "type": "indicator", "spec_version": "2.1", "id": "indicator--8f0a4c3e-1b2d-4e5f-8a9b-0c1d2e3f4a5b",
+          "created": stamp, "modified": stamp, "valid_from": stamp, "pattern_type": "stix",
+          "description": "bad\u{0}text",
+          "pattern": format!("[cryptocurrency-wallet:value = '{}']", evm(9)) },
+        { "type": "threat-actor", "spec_version": "2.1", "id": "threat-actor--1a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+          "created": stamp, "modified": stamp, "name": "Fine crew" },
+    ]});
+    let request = w
+        .app
+        .client(Some(&w.acme.certificate))
+        .post(w.app.url(&format!("{INTEL}/objects/")))
+        .bearer_auth(&token)
+        .insert_header(("Accept", TAXII))
+        .insert_header(("Content-Type", TAXII));
+    let reply = Reply::from(
+        read_json(request.send_body(envelope.to_string()).await)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(reply.status, 202, "{}", reply.body);
+    assert_eq!(reply.body["success_count"], 1, "{}", reply.body);
+    assert_eq!(reply.body["failure_count"], 4, "{}", reply.body);
+    let status_id = reply.body["id"].as_str().unwrap();
+    let status = w
+        .app
+        .client(Some(&w.acme.certificate))
+        .get(w.app.url(&format!("/taxii2/api/status/{status_id}/")))
+        .bearer_auth(&token)
+        .insert_header(("Accept", TAXII))
+        .send();
+    let status = Reply::from(read_json(status.await).await.unwrap());
+    assert_eq!(status.status, 200, "{}", status.body);
+    assert_eq!(status.body["failure_count"], 4, "{}", status.body);
 }
