@@ -186,6 +186,7 @@ const NO_CONTROL_CHARACTERS: &str = r"^[^\x00-\x1F\x7F-\x9F]*$";
 
 impl Modify for EnforcedLimits {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        list_item_limits(openapi);
         use utoipa::openapi::path::{Operation, ParameterIn};
         use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder, Schema};
         let error = |taxii: bool, description: &str| {
@@ -317,3 +318,39 @@ impl Modify for EnforcedLimits {
         }
     }
 }
+
+/// What each item of a record's lists may be (utoipa states the list's
+/// length, not its items'): names and ids at most 500 characters, audience
+/// members organization or community identifiers (as `records::input`
+/// and the identifier types enforce).
+fn list_item_limits(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::schema::ArrayItems;
+    use utoipa::openapi::{RefOr, Schema};
+    let Some(components) = openapi.components.as_mut() else {
+        return;
+    };
+    let items: [(&str, &str, Option<usize>, Option<&str>); 5] = [
+        ("RecordInput", "aliases", Some(500), None),
+        ("RecordInput", "categories", Some(500), None),
+        ("RecordInput", "derived_from", Some(500), None),
+        ("AudienceInput", "organizations", Some(63), Some(IDENTIFIER)),
+        ("AudienceInput", "communities", Some(63), Some(IDENTIFIER)),
+    ];
+    for (schema, property, max_length, pattern) in items {
+        let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(schema) else {
+            continue;
+        };
+        let Some(RefOr::T(Schema::Array(array))) = object.properties.get_mut(property) else {
+            continue;
+        };
+        if let ArrayItems::RefOrSchema(item) = &mut array.items {
+            if let RefOr::T(Schema::Object(item)) = item.as_mut() {
+                item.max_length = max_length;
+                item.pattern = pattern.map(str::to_owned);
+            }
+        }
+    }
+}
+
+/// Organization, client and community identifiers.
+const IDENTIFIER: &str = "^[a-z0-9][a-z0-9-]{1,62}$";

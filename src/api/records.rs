@@ -125,8 +125,8 @@ fn prefers_minimal(request: &HttpRequest) -> bool {
 /// `sightings:write` scope, other items `indicators:write`.
 #[utoipa::path(post, path = "/v1/records", tag = "records", operation_id = "create_records",
     request_body = CreateRecords,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried batch safe (24 hours): 1 to 255 visible ASCII characters", pattern = "^[!-~]{1,255}$"),
-        ("Prefer" = Option<String>, Header, description = "`return=minimal`: answer with ids only")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried batch safe (24 hours): 1 to 255 visible ASCII characters", pattern = "^[!-~]{1,255}$", nullable = false),
+        ("Prefer" = Option<String>, Header, description = "`return=minimal`: answer with ids only", nullable = false)),
     responses((status = 201, body = CreatedRecords, headers(("Idempotent-Replayed" = String, description = "`true` when this answers an earlier request with the same key"))),
         (status = 422, description = "Invalid items (by index and field); nothing stored", body = Problem, content_type = "application/problem+json")),
     security(("mutual_tls" = [], "bearer" = ["indicators:write"])))]
@@ -197,12 +197,14 @@ async fn get_record(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// address, wallet, entity or relationship.
+    /// address, wallet, entity, relationship or sighting.
+    #[param(value_type = Option<RecordKind>)]
     pub kind: Option<String>,
     /// Chain id or alias.
     pub chain: Option<String>,
     /// An address in any of its forms (case, prefixes, EVM/TRON, BCH legacy/cashaddr); with `chain` or without.
     pub address: Option<String>,
+    #[param(value_type = Option<Category>)]
     pub category: Option<String>,
     /// Source organization id (anonymous records never match another organization's filter).
     pub source: Option<String>,

@@ -700,6 +700,19 @@ fn openapi_states_the_enforced_limits() {
     );
     let input = &schemas["RecordInput"]["properties"];
     assert_eq!(input["aliases"]["maxItems"], 100);
+    assert_eq!(input["aliases"]["items"]["maxLength"], 500);
+    assert_eq!(
+        schemas["AudienceInput"]["properties"]["communities"]["items"]["pattern"],
+        "^[a-z0-9][a-z0-9-]{1,62}$"
+    );
+    assert_eq!(
+        param("/v1/records", "get", "kind").unwrap()["$ref"],
+        "#/components/schemas/RecordKind"
+    );
+    let q = param("/v1/records", "get", "q").unwrap();
+    assert_eq!(q["pattern"], "^[^\\x00-\\x1F\\x7F-\\x9F]*$");
+    let id = param("/v1/records/{id}", "get", "id").unwrap();
+    assert_eq!(id["minLength"], 1);
     assert_eq!(input["external_references"]["maxItems"], 50);
     assert_eq!(input["derived_from"]["maxItems"], 100);
     assert_eq!(input["categories"]["maxItems"], 14);
