@@ -175,8 +175,8 @@ impl Modify for AuthenticationResponses {
 
 /// What the server enforces beyond each handler's annotations: the
 /// refusals every API operation can get before its handler runs (400 for a
-/// path or query that is not UTF-8 or holds control characters, 415 for a
-/// body that is not JSON, 422 for a query value with a control character,
+/// path or query that is not UTF-8, 415 for a body that is not JSON, 422
+/// for a query value or path parameter with a control character,
 /// TAXII 404s), and the list query's per-route bounds (the query type is
 /// shared by list, export and count).
 struct EnforcedLimits;
@@ -228,12 +228,16 @@ impl Modify for EnforcedLimits {
                     ps.iter()
                         .any(|p| matches!(p.parameter_in, ParameterIn::Query))
                 });
-                let has_body = operation.request_body.is_some();
+                let has_input = operation.request_body.is_some()
+                    || operation.parameters.as_ref().is_some_and(|ps| {
+                        ps.iter()
+                            .any(|p| matches!(p.parameter_in, ParameterIn::Path))
+                    });
                 let responses = &mut operation.responses.responses;
                 responses.entry("400".into()).or_insert_with(|| {
                     error(taxii, "Malformed request: a path or query that is not UTF-8 or holds control characters, a body that is not the expected JSON, a bad cursor").into()
                 });
-                if has_body {
+                if operation.request_body.is_some() {
                     responses.entry("415".into()).or_insert_with(|| {
                         error(
                             taxii,
@@ -242,7 +246,7 @@ impl Modify for EnforcedLimits {
                         .into()
                     });
                 }
-                if has_query || has_body {
+                if has_query || has_input {
                     responses.entry("422".into()).or_insert_with(|| {
                         error(taxii, "A value was refused (each offending field is named)").into()
                     });
@@ -269,8 +273,8 @@ impl Modify for EnforcedLimits {
         }
 
         /// Path and query strings may not hold control characters (the
-        /// server refuses them before routing: 400 in the path, 422 in the
-        /// query), and a path segment is never empty.
+        /// server refuses them before routing with a 422 naming the
+        /// parameter), and a path segment is never empty.
         fn no_control_characters(operation: &mut Operation) {
             use utoipa::openapi::schema::{SchemaType, Type};
             for parameter in operation.parameters.iter_mut().flatten() {

@@ -114,9 +114,15 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     }
 }
 
-/// The routes of the OpenAPI document, as path segments (`None` for a
-/// template parameter) with their methods.
-type RouteTable = Vec<(Vec<Option<String>>, &'static str)>;
+/// One segment of a documented path: literal text, or a `{parameter}`.
+#[derive(Debug, Clone)]
+enum Segment {
+    Literal(String),
+    Parameter(String),
+}
+
+/// The routes of the OpenAPI document, as path segments, with their methods.
+type RouteTable = Vec<(Vec<Segment>, &'static str)>;
 
 fn route_table() -> &'static RouteTable {
     static TABLE: std::sync::OnceLock<RouteTable> = std::sync::OnceLock::new();
@@ -125,9 +131,14 @@ fn route_table() -> &'static RouteTable {
         let doc = crate::openapi::ApiDoc::openapi();
         let mut table = Vec::new();
         for (path, item) in &doc.paths.paths {
-            let segments: Vec<Option<String>> = path
+            let segments: Vec<Segment> = path
                 .split('/')
-                .map(|s| (!s.starts_with('{')).then(|| s.to_owned()))
+                .map(
+                    |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                        Some(name) => Segment::Parameter(name.to_owned()),
+                        None => Segment::Literal(s.to_owned()),
+                    },
+                )
                 .collect();
             // The operations listener's routes are not served here.
             let served = |operation: &Option<utoipa::openapi::path::Operation>| {
@@ -154,20 +165,30 @@ fn route_table() -> &'static RouteTable {
     })
 }
 
+/// The documented routes whose template `path` (as sent) matches.
+fn matching_routes(path: &str) -> impl Iterator<Item = &'static (Vec<Segment>, &'static str)> {
+    let segments: Vec<String> = path.split('/').map(str::to_owned).collect();
+    route_table().iter().filter(move |(template, _)| {
+        template.len() == segments.len()
+            && template.iter().zip(&segments).all(|(t, s)| match t {
+                Segment::Literal(literal) => literal == s,
+                Segment::Parameter(_) => !s.is_empty(),
+            })
+    })
+}
+
+/// The name of the path parameter at segment `index` of `path`, if a
+/// documented route has one there.
+fn path_parameter(path: &str, index: usize) -> Option<&'static str> {
+    matching_routes(path).find_map(|(template, _)| match template.get(index) {
+        Some(Segment::Parameter(name)) => Some(name.as_str()),
+        _ => None,
+    })
+}
+
 /// The methods the documented routes serve at `path` (empty when none).
 pub fn allowed_methods(path: &str) -> Vec<&'static str> {
-    let segments: Vec<&str> = path.split('/').collect();
-    let mut allow: Vec<&'static str> = route_table()
-        .iter()
-        .filter(|(template, _)| {
-            template.len() == segments.len()
-                && template.iter().zip(&segments).all(|(t, s)| match t {
-                    Some(literal) => literal == s,
-                    None => !s.is_empty(),
-                })
-        })
-        .map(|(_, method)| *method)
-        .collect();
+    let mut allow: Vec<&'static str> = matching_routes(path).map(|(_, method)| *method).collect();
     let order = ["GET", "POST", "PUT", "PATCH", "DELETE"];
     allow.sort_by_key(|m| order.iter().position(|o| o == m));
     allow.dedup();
@@ -212,15 +233,24 @@ fn check_request_target(req: &ServiceRequest) -> Result<(), ApiError> {
             )));
         }
     }
-    let path = percent_encoding::percent_decode_str(req.path()).collect::<Vec<u8>>();
-    match std::str::from_utf8(&path) {
-        Err(_) => return Err(ApiError::BadRequest("the path is not valid UTF-8".into())),
-        Ok(path) if path.chars().any(char::is_control) => {
-            return Err(ApiError::BadRequest(
-                "the path must not contain control characters".into(),
-            ))
+    for (index, segment) in req.path().split('/').enumerate() {
+        let decoded = percent_encoding::percent_decode_str(segment).collect::<Vec<u8>>();
+        let Ok(decoded) = String::from_utf8(decoded) else {
+            return Err(ApiError::BadRequest("the path is not valid UTF-8".into()));
+        };
+        if let Some(c) = crate::domain::control_character(&decoded, false) {
+            // A documented parameter is named, as a field; elsewhere, the path is malformed.
+            return Err(match path_parameter(req.path(), index) {
+                Some(name) => ApiError::Validation(vec![crate::error::FieldError::new(
+                    name,
+                    format!(
+                        "must not contain control characters; found U+{:04X}",
+                        c as u32
+                    ),
+                )]),
+                None => ApiError::BadRequest("the path must not contain control characters".into()),
+            });
         }
-        Ok(_) => {}
     }
     let mut errors = Vec::new();
     for pair in req.query_string().split('&').filter(|p| !p.is_empty()) {
@@ -260,8 +290,9 @@ fn check_request_target(req: &ServiceRequest) -> Result<(), ApiError> {
 /// Refuses, before routing and as problem documents, what the handlers
 /// should never see: a request target over [`MAX_URI_BYTES`] (414), header
 /// fields over [`MAX_HEADER_BYTES`] (431), a path or query that is not
-/// UTF-8 or holds control characters once percent-decoded (400; a query
-/// value with a control character is a 422 naming the parameter). Under
+/// UTF-8 once percent-decoded (400), a control character in a query value
+/// or path parameter (422 naming the parameter; elsewhere in the path,
+/// 400). Under
 /// `/taxii2/` the refusal is a TAXII error message.
 pub async fn request_limits<B: MessageBody + 'static>(
     req: ServiceRequest,

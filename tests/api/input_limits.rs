@@ -167,12 +167,27 @@ async fn control_characters_in_queries_and_paths_are_refused(backend: TestBacken
         .get(&w.acme, "/v1/records?q=a%1Fb&kind=entity", Some(&token))
         .await
         .assert_problem(422, "validation-failed");
+    // In a path parameter: a 422 naming it; elsewhere in the path: a 400.
+    for path in ["/v1/records/%00", "/v1/records/a%0Ab/revisions"] {
+        let reply = w.app.get(&w.acme, path, Some(&token)).await;
+        reply.assert_problem(422, "validation-failed");
+        assert_eq!(reply.body["errors"][0]["field"], "id", "{}", reply.body);
+    }
+    let admin = w.app.token(&w.hub).await;
+    let member = w
+        .app
+        .send_json(
+            &w.hub,
+            Method::PUT,
+            "/v1/admin/communities/at/members/x%7F",
+            &admin,
+            json!({}),
+        )
+        .await;
+    member.assert_problem(422, "validation-failed");
+    assert_eq!(member.body["errors"][0]["field"], "organization");
     w.app
-        .get(&w.acme, "/v1/records/%00", Some(&token))
-        .await
-        .assert_problem(400, "bad-request");
-    w.app
-        .get(&w.acme, "/v1/records/%00/revisions", Some(&token))
+        .get(&w.acme, "/v1/rec%00ords", Some(&token))
         .await
         .assert_problem(400, "bad-request");
     // Invalid UTF-8 after percent-decoding is a 400, not replaced silently.
