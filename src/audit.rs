@@ -18,6 +18,66 @@ pub struct AuditEvent {
     pub detail: serde_json::Value,
 }
 
+/// Who performed an administrative action: an API caller, or the operator
+/// at the command line.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub organization: String,
+    pub client: String,
+}
+
+impl Actor {
+    /// The operator running `tracewire admin …` (or the demo setup) on the
+    /// server's own database.
+    pub fn command_line() -> Actor {
+        Actor {
+            organization: "operator".into(),
+            client: "tracewire-cli".into(),
+        }
+    }
+}
+
+impl From<&Caller> for Actor {
+    fn from(caller: &Caller) -> Actor {
+        Actor {
+            organization: caller.organization.to_string(),
+            client: caller.client_id.clone(),
+        }
+    }
+}
+
+/// The audit `record_ids` entry naming an organization an admin action
+/// concerns (how a partner finds the admin history about itself).
+pub fn concerns(organization: &str) -> String {
+    format!("organization:{organization}")
+}
+
+/// Appends the entry of an administrative action, inside the action's own
+/// transaction: it commits with the change or not at all. `concerned` are
+/// the organizations it is about; each can read it in its history.
+pub fn record_admin(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    action: &'static str,
+    concerned: &[&str],
+    detail: serde_json::Value,
+) -> Result<(), StorageError> {
+    let record_ids: Vec<String> = concerned.iter().map(|o| concerns(o)).collect();
+    let row = AuditRow {
+        seq: 0,
+        at: now(),
+        organization: actor.organization.clone(),
+        client: actor.client.clone(),
+        action: action.into(),
+        result_count: record_ids.len() as i64,
+        record_ids: serde_json::to_string(&record_ids).unwrap_or_else(|_| "[]".into()),
+        detail: detail.to_string(),
+        prev_hash: String::new(),
+        hash: String::new(),
+    };
+    audit::append_many(conn, false, vec![row], entry_hash)
+}
+
 fn entry_hash(row: &AuditRow) -> String {
     let content = json!({
         "seq": row.seq,

@@ -86,9 +86,27 @@ pub struct AuthSettings {
     pub signing_algorithm: String,
     /// Clock skew tolerated on `exp` and `nbf`.
     pub leeway_secs: u64,
+    /// How long a certificate or API client the hub adds to an onboarded
+    /// partner stays pending unless the partner confirms it (0: at once).
+    pub credential_notice_secs: u64,
+    /// File holding the key (64 hex characters) that seals the hub's signing
+    /// keys at rest; `TRACEWIRE_KEY_ENCRYPTION_KEY` may hold it instead.
+    #[serde(default)]
+    pub key_encryption_key_file: Option<PathBuf>,
+    /// Earlier such keys, still accepted to open keys sealed under them
+    /// (they are sealed anew under the current key at start).
+    #[serde(default)]
+    pub previous_key_encryption_key_files: Vec<PathBuf>,
     /// Partner identity providers whose tokens are accepted.
     #[serde(default)]
     pub trusted_issuers: Vec<TrustedIssuerSettings>,
+}
+
+impl AuthSettings {
+    /// [`AuthSettings::credential_notice_secs`] as a duration.
+    pub fn credential_notice(&self) -> chrono::TimeDelta {
+        chrono::TimeDelta::seconds(self.credential_notice_secs as i64)
+    }
 }
 
 /// A partner's own token issuer, trusted for one organization.
@@ -113,6 +131,18 @@ pub struct TrustedIssuerSettings {
     /// 9068 asks). Default false: only `at+jwt`.
     #[serde(default)]
     pub accept_jwt_typ: bool,
+    /// With `jwks_url`: a PEM bundle of CAs trusted for that server besides
+    /// the public ones (a partner's private PKI).
+    #[serde(default)]
+    pub jwks_ca: Option<PathBuf>,
+    /// With `jwks_url`: the shortest time between two fetches prompted by
+    /// tokens naming an unknown `kid` (1–3600 s, default 30).
+    #[serde(default = "default_jwks_refresh_secs")]
+    pub jwks_refresh_secs: u64,
+}
+
+fn default_jwks_refresh_secs() -> u64 {
+    30
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -155,6 +185,9 @@ impl Default for Settings {
                 token_ttl_secs: 900,
                 signing_algorithm: "EdDSA".into(),
                 leeway_secs: 30,
+                credential_notice_secs: 7 * 24 * 3600,
+                key_encryption_key_file: None,
+                previous_key_encryption_key_files: Vec::new(),
                 trusted_issuers: Vec::new(),
             },
             log: LogSettings {
@@ -324,6 +357,25 @@ impl Settings {
                 ));
             }
         }
+        let key_files = self
+            .auth
+            .key_encryption_key_file
+            .iter()
+            .map(|f| ("auth.key_encryption_key_file", f))
+            .chain(
+                self.auth
+                    .previous_key_encryption_key_files
+                    .iter()
+                    .map(|f| ("auth.previous_key_encryption_key_files", f)),
+            );
+        for (key, file) in key_files {
+            if !file.is_file() {
+                return Err(invalid(
+                    key,
+                    format!("file {} does not exist", file.display()),
+                ));
+            }
+        }
         if let Some(ca) = &self.tls.subject_mapping_ca {
             if !ca.is_file() {
                 return Err(invalid(
@@ -336,6 +388,12 @@ impl Settings {
             return Err(invalid(
                 "auth.token_ttl_secs",
                 "must be between 60 and 86400 seconds",
+            ));
+        }
+        if self.auth.credential_notice_secs > 90 * 24 * 3600 {
+            return Err(invalid(
+                "auth.credential_notice_secs",
+                "must be at most 7776000 seconds (90 days)",
             ));
         }
         if self.auth.leeway_secs > 300 {
@@ -382,6 +440,20 @@ impl Settings {
                         ),
                     ))
                 }
+            }
+            if let Some(ca) = &issuer.jwks_ca {
+                if !ca.is_file() {
+                    return Err(invalid(
+                        "auth.trusted_issuers.jwks_ca",
+                        format!("file {} does not exist", ca.display()),
+                    ));
+                }
+            }
+            if !(1..=3600).contains(&issuer.jwks_refresh_secs) {
+                return Err(invalid(
+                    "auth.trusted_issuers.jwks_refresh_secs",
+                    "must be between 1 and 3600 seconds",
+                ));
             }
             for scope in &issuer.allowed_scopes {
                 let parsed: crate::domain::Scope =

@@ -338,6 +338,9 @@ impl From<crate::partners::AdminError> for ApiError {
                 ApiError::Validation(vec![FieldError::new("certificate_pem", message)])
             }
             AdminError::Conflict(what) => ApiError::Conflict(what),
+            AdminError::HubNotMember | AdminError::LastAdminClient => {
+                ApiError::Conflict(error.to_string())
+            }
             AdminError::Storage(storage) => storage.into(),
         }
     }

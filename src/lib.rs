@@ -18,6 +18,7 @@ pub mod auth;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod cursor;
 pub mod domain;
 pub mod error;
 pub mod import;

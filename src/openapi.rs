@@ -35,6 +35,11 @@ Errors are RFC 9457 problem documents with a stable `type` (`urn:tracewire:probl
         crate::api::admin::remove_member,
         crate::api::admin::list_keys,
         crate::api::admin::rotate_key,
+        crate::api::organization::own_organization,
+        crate::api::organization::admin_history,
+        crate::api::organization::confirm_certificate,
+        crate::api::organization::confirm_client,
+        crate::api::organization::community_members,
         crate::api::records::create_records,
         crate::api::records::get_record,
         crate::api::records::list_records,
@@ -73,7 +78,8 @@ Errors are RFC 9457 problem documents with a stable `type` (`urn:tracewire:probl
         (name = "taxii", description = "TAXII 2.1 with STIX 2.1 objects, for MISP, OpenCTI and other TAXII clients. \
 Media type `application/taxii+json;version=2.1` (406 otherwise); every error is a TAXII error message with that media type."),
         (name = "changes", description = "The change feed: every revision, revocation and sighting you may see, in commit order"),
-        (name = "admin", description = "Partner administration (admin scope, hub organization only)"),
+        (name = "admin", description = "Partner administration (admin scope, hub organization only); every change is audited"),
+        (name = "organization", description = "What the hub registered under your organization, its admin history, your communities' members, and confirming credentials the hub added"),
         (name = "operations", description = "Served on the operations listener, not the API listener"),
     )
 )]

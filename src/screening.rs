@@ -182,14 +182,14 @@ fn screen_for(
         .collect();
     let mut sighting_rows = sighting_rows;
     sighting_rows.extend(store::visible_sightings_naming(conn, reader, &ids)?);
-    let sightings = VisibleSightings::of(sighting_rows, reader)?;
+    let sightings = VisibleSightings::of(conn, sighting_rows, reader)?;
     let mut by_key: BTreeMap<String, Vec<RecordView>> = BTreeMap::new();
-    for row in rows {
+    let disclosure = records::Disclosure::prepare(conn, reader, &rows, None)?;
+    for row in &rows {
         let key = row.link_key.clone().unwrap_or_default();
-        by_key
-            .entry(key)
-            .or_default()
-            .push(records::present(row, reader)?);
+        if let Some(view) = disclosure.record(&row.id) {
+            by_key.entry(key).or_default().push(view);
+        }
     }
 
     for (result, keys) in results.iter_mut().zip(&keys_of) {
@@ -250,14 +250,21 @@ struct VisibleSightings {
 
 impl VisibleSightings {
     /// Indexes the sighting `rows` (the caller may see them; duplicates are fine).
-    fn of(rows: Vec<store::RecordRow>, reader: &Reader) -> Result<VisibleSightings, RecordError> {
+    fn of(
+        conn: &mut DbConnection,
+        rows: Vec<store::RecordRow>,
+        reader: &Reader,
+    ) -> Result<VisibleSightings, RecordError> {
         let mut found = VisibleSightings::default();
+        let disclosure = records::Disclosure::prepare(conn, reader, &rows, None)?;
         for row in rows {
             if found.all.contains_key(&row.id) {
                 continue;
             }
             let key = row.link_key.clone();
-            let view = records::present(row, reader)?;
+            let Some(view) = disclosure.record(&row.id) else {
+                continue;
+            };
             let Some(details) = view.content.sighting else {
                 continue;
             };

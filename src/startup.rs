@@ -44,18 +44,24 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         settings.validate()?;
         let startup_settings = settings.clone();
-        let (db, hub_keys) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let (db, hub_keys, cursors) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
             let db = open_database(&startup_settings)?;
             let keep = crate::auth::keys::retired_key_lifetime(
                 startup_settings.auth.token_ttl_secs,
                 startup_settings.auth.leeway_secs,
             );
+            let encryption = crate::auth::key_encryption::KeyEncryption::configure(
+                startup_settings.auth.key_encryption_key_file.as_deref(),
+                &startup_settings.auth.previous_key_encryption_key_files,
+            )?;
             let keys = HubKeyStore::load(
                 &mut *db.get()?,
                 &startup_settings.auth.signing_algorithm,
                 keep,
+                encryption,
             )?;
-            Ok((db, keys))
+            let cursors = crate::cursor::CursorKey::load(&mut *db.get()?)?;
+            Ok((db, keys, cursors))
         })
         .await
         .context("startup task failed")??;
@@ -64,15 +70,17 @@ impl Application {
         let partners = PartnerIssuers::from_settings(&settings.auth.trusted_issuers)
             .map_err(anyhow::Error::msg)?;
         partners.refresh_all().await;
-        let auth = web::Data::new(AuthService::new(
-            &settings,
-            db.clone(),
-            hub_keys.clone(),
-            partners.clone(),
-        )?);
+        let auth = web::Data::new(
+            AuthService::new(&settings, db.clone(), hub_keys.clone(), partners.clone())?
+                .with_subject_mapping_hook(|conn, org, certificate, notice| {
+                    crate::partners::register_subject_mapped(conn, org, certificate, notice)
+                        .map_err(|e| e.to_string())
+                }),
+        );
         let tls_config = tls::server_config(&settings.tls)?;
         let metrics = web::Data::new(Metrics::new());
         let database = web::Data::new(db.clone());
+        let cursors = web::Data::new(cursors);
 
         let api_listener = TcpListener::bind(settings.api_listen()?)
             .with_context(|| format!("cannot listen on api.listen = {}", settings.api.listen))?;
@@ -82,13 +90,14 @@ impl Application {
         let ops_addr = ops_listener.local_addr()?;
 
         let max_body = settings.api.max_body_bytes;
-        let api_state = (auth.clone(), metrics.clone(), database.clone());
+        let api_state = (auth.clone(), metrics.clone(), database.clone(), cursors);
         let mut api_server = HttpServer::new(move || {
             let (json, form, payload, path, query) = api::extractor_configs(max_body);
             App::new()
                 .app_data(api_state.0.clone())
                 .app_data(api_state.1.clone())
                 .app_data(api_state.2.clone())
+                .app_data(api_state.3.clone())
                 .app_data(json)
                 .app_data(form)
                 .app_data(payload)

@@ -1,6 +1,6 @@
 //! `/v1/admin`: partner administration for callers with the `admin` scope
 //! (clients of the hub organization). The rules live in `crate::partners`.
-use crate::auth::keys;
+use crate::audit::Actor;
 use crate::auth::{AuthService, Caller};
 use crate::domain::{
     parse_display_name, ClientId, CommunityId, OrganizationId, OrganizationType, Scope, Scopes,
@@ -11,7 +11,7 @@ use crate::storage::api_clients::ApiClient;
 use crate::storage::certificates::RegisteredCertificate;
 use crate::storage::communities::Community;
 use crate::storage::organizations::{self, NewOrganization, Organization};
-use crate::storage::{signing_keys, Database, StorageError};
+use crate::storage::{signing_keys, Database};
 use actix_web::{delete, get, patch, post, put, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -77,6 +77,10 @@ pub struct CertificateView {
     pub not_after: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Pending: not in effect before this time unless the organization
+    /// confirms it first (absent: in effect).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_until: Option<DateTime<Utc>>,
 }
 
 impl From<RegisteredCertificate> for CertificateView {
@@ -89,6 +93,10 @@ impl From<RegisteredCertificate> for CertificateView {
             not_after: c.not_after.and_utc(),
             created_at: c.created_at.and_utc(),
             revoked_at: c.revoked_at.map(|t| t.and_utc()),
+            pending_until: c
+                .pending_until
+                .filter(|until| *until > crate::storage::now())
+                .map(|until| until.and_utc()),
         }
     }
 }
@@ -101,6 +109,10 @@ pub struct ApiClientView {
     pub scopes: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub disabled: bool,
+    /// Pending: not in effect before this time unless the organization
+    /// confirms it first (absent: in effect).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl From<ApiClient> for ApiClientView {
@@ -112,6 +124,10 @@ impl From<ApiClient> for ApiClientView {
             scopes: c.scopes.iter().map(|s| s.to_string()).collect(),
             created_at: c.created_at.and_utc(),
             disabled: c.disabled_at.is_some(),
+            pending_until: c
+                .pending_until
+                .filter(|until| *until > crate::storage::now())
+                .map(|until| until.and_utc()),
         }
     }
 }
@@ -288,9 +304,10 @@ async fn create_organization(
     body: web::Json<CreateOrganization>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::Admin)?;
+    let actor = Actor::from(&caller);
     let new = body.into_inner().parse()?;
     let org = db
-        .run(move |conn| partners::create_organization(conn, new))
+        .run(move |conn| partners::create_organization(conn, &actor, new))
         .await?;
     Ok(HttpResponse::Created().json(OrganizationView::from(org)))
 }
@@ -327,10 +344,11 @@ async fn update_organization(
     body: web::Json<SetDisabled>,
 ) -> Result<web::Json<OrganizationView>, ApiError> {
     caller.require(Scope::Admin)?;
+    let actor = Actor::from(&caller);
     let id = org_id(&id)?;
     let disabled = body.disabled;
     let org = db
-        .run(move |conn| partners::set_organization_disabled(conn, &id, disabled))
+        .run(move |conn| partners::set_organization_disabled(conn, &actor, &id, disabled))
         .await?;
     auth.invalidate_caches();
     Ok(web::Json(org.into()))
@@ -371,10 +389,12 @@ async fn register_certificate(
     body: web::Json<RegisterCertificate>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::Admin)?;
+    let actor = Actor::from(&caller);
+    let notice = auth.credential_notice();
     let id = org_id(&id)?;
     let pem = body.into_inner().certificate_pem;
     let cert = db
-        .run(move |conn| partners::register_certificate(conn, &id, &pem))
+        .run(move |conn| partners::register_certificate(conn, &actor, &id, &pem, notice))
         .await?;
     auth.invalidate_caches();
     Ok(HttpResponse::Created().json(CertificateView::from(cert)))
@@ -392,9 +412,10 @@ async fn revoke_certificate(
     fingerprint: web::Path<String>,
 ) -> Result<web::Json<CertificateView>, ApiError> {
     caller.require(Scope::Admin)?;
+    let actor = Actor::from(&caller);
     let fingerprint = fingerprint.into_inner();
     let cert = db
-        .run(move |conn| partners::revoke_certificate(conn, &fingerprint))
+        .run(move |conn| partners::revoke_certificate(conn, &actor, &fingerprint))
         .await?;
     auth.invalidate_caches();
     Ok(web::Json(cert.into()))
@@ -428,10 +449,13 @@ async fn list_clients(
 async fn create_client(
     caller: Caller,
     db: web::Data<Database>,
+    auth: web::Data<AuthService>,
     id: web::Path<String>,
     body: web::Json<CreateApiClient>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::Admin)?;
+    let actor = Actor::from(&caller);
+    let notice = auth.credential_notice();
     let organization = org_id(&id)?;
     let body = body.into_inner();
     let mut errors = FieldErrors::default();
@@ -443,7 +467,9 @@ async fn create_client(
         _ => None,
     })?;
     let client = db
-        .run(move |conn| partners::create_client(conn, &organization, client_id, name, scopes))
+        .run(move |conn| {
+            partners::create_client(conn, &actor, &organization, client_id, name, scopes, notice)
+        })
         .await?;
     Ok(HttpResponse::Created().json(ApiClientView::from(client)))
 }
@@ -462,10 +488,11 @@ async fn update_client(
     body: web::Json<SetDisabled>,
 ) -> Result<web::Json<ApiClientView>, ApiError> {
     caller.require(Scope::Admin)?;
+    let actor = Actor::from(&caller);
     let id = ClientId::parse(&id).map_err(|_| ApiError::NotFound)?;
     let disabled = body.disabled;
     let client = db
-        .run(move |conn| partners::set_client_disabled(conn, &id, disabled))
+        .run(move |conn| partners::set_client_disabled(conn, &actor, &id, disabled))
         .await?;
     auth.invalidate_caches();
     Ok(web::Json(client.into()))
@@ -500,6 +527,7 @@ async fn create_community(
     body: web::Json<CreateCommunity>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::Admin)?;
+    let actor = Actor::from(&caller);
     let body = body.into_inner();
     let mut errors = FieldErrors::default();
     let id = errors.check("id", CommunityId::parse(&body.id));
@@ -510,7 +538,7 @@ async fn create_community(
     }
     let (id, name) = errors.finish(id.zip(name))?;
     let community = db
-        .run(move |conn| partners::create_community(conn, &id, &name, &description))
+        .run(move |conn| partners::create_community(conn, &actor, &id, &name, &description))
         .await?;
     Ok(HttpResponse::Created().json(CommunityView::from(community)))
 }
@@ -542,9 +570,10 @@ async fn add_member(
     path: web::Path<(String, String)>,
 ) -> Result<web::Json<CommunityView>, ApiError> {
     caller.require(Scope::Admin)?;
+    let actor = Actor::from(&caller);
     let (id, member) = (community_id(&path.0)?, org_id(&path.1)?);
     let community = db
-        .run(move |conn| partners::add_community_member(conn, &id, &member))
+        .run(move |conn| partners::add_community_member(conn, &actor, &id, &member))
         .await?;
     Ok(web::Json(community.into()))
 }
@@ -560,9 +589,10 @@ async fn remove_member(
     path: web::Path<(String, String)>,
 ) -> Result<web::Json<CommunityView>, ApiError> {
     caller.require(Scope::Admin)?;
+    let actor = Actor::from(&caller);
     let (id, member) = (community_id(&path.0)?, org_id(&path.1)?);
     let community = db
-        .run(move |conn| partners::remove_community_member(conn, &id, &member))
+        .run(move |conn| partners::remove_community_member(conn, &actor, &id, &member))
         .await?;
     Ok(web::Json(community.into()))
 }
@@ -600,11 +630,17 @@ async fn rotate_key(
     auth: web::Data<AuthService>,
 ) -> Result<web::Json<SigningKeyView>, ApiError> {
     caller.require(Scope::Admin)?;
+    let actor = Actor::from(&caller);
     let algorithm = auth.hub_keys().algorithm().to_owned();
     let auth_for_reload = auth.clone();
     let key = db
-        .run(move |conn| -> Result<_, StorageError> {
-            let key = keys::rotate(conn, &algorithm)?;
+        .run(move |conn| -> Result<_, ApiError> {
+            let key = partners::rotate_signing_key(
+                conn,
+                &actor,
+                &algorithm,
+                auth_for_reload.hub_keys().encryption(),
+            )?;
             auth_for_reload.hub_keys().reload(conn)?;
             Ok(key)
         })

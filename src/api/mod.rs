@@ -6,6 +6,7 @@ pub mod changes;
 pub mod docs;
 pub mod oauth;
 pub mod ops;
+pub mod organization;
 pub mod records;
 pub mod screening;
 pub mod sightings;
@@ -83,6 +84,7 @@ pub fn configure_api(cfg: &mut web::ServiceConfig) {
             .service(oauth::token)
             .service(whoami::whoami)
             .configure(admin::configure)
+            .configure(organization::configure)
             .configure(records::configure)
             .configure(screening::configure)
             .configure(sightings::configure)

@@ -33,6 +33,7 @@ impl From<RecordError> for ApiError {
         match error {
             RecordError::Validation(errors) => ApiError::Validation(errors),
             RecordError::NotFound => ApiError::NotFound,
+            RecordError::BadCursor(message) => ApiError::BadRequest(message),
             RecordError::NotSource => ApiError::NotSource,
             RecordError::IdempotencyKeyReused => ApiError::IdempotencyKeyReused,
             RecordError::InsufficientScope(scope) => {
@@ -337,8 +338,9 @@ impl ListQuery {
         if !errors.is_empty() {
             return Err(ApiError::Validation(errors));
         }
-        // A cursor is the `next` of an earlier page: a record id. Anything
-        // else was not made by this server, and is not silently ignored.
+        // A list cursor is the `next` of an earlier page: a record id.
+        // Anything else was not made by this server, and is not silently
+        // taken as "after everything".
         if let Some(after) = &self.after {
             let is_cursor =
                 uuid::Uuid::parse_str(after).is_ok_and(|id| id.hyphenated().to_string() == *after);

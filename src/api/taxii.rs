@@ -4,6 +4,7 @@
 //! parse, call them and answer in `application/taxii+json;version=2.1`.
 //! Every error under `/taxii2/` is a TAXII error message ([`taxii_errors`]).
 use crate::auth::Caller;
+use crate::cursor::CursorKey;
 use crate::domain::Scope;
 use crate::error::{problem_for_status, ApiError, Problem, TaxiiErrorBody, PROBLEM_CONTENT_TYPE};
 use crate::storage::Database;
@@ -262,6 +263,7 @@ enum Read {
 async fn read_page(
     caller: Caller,
     db: &Database,
+    cursors: web::Data<CursorKey>,
     (root, collection_id): (&str, &str),
     query: &[(String, String)],
     read: Read,
@@ -283,6 +285,7 @@ async fn read_page(
             taxii::objects(
                 conn,
                 &caller,
+                &cursors,
                 collection,
                 &filter,
                 object.as_deref(),
@@ -308,11 +311,12 @@ async fn get_objects(
     caller: Caller,
     _accept: TaxiiAccept,
     db: web::Data<Database>,
+    cursors: web::Data<CursorKey>,
     path: web::Path<(String, String)>,
     query: Query,
 ) -> Result<HttpResponse, ApiError> {
     let (root, id) = path.into_inner();
-    let page = read_page(caller, &db, (&root, &id), &query, Read::Objects).await?;
+    let page = read_page(caller, &db, cursors, (&root, &id), &query, Read::Objects).await?;
     let range = page.date_added_range();
     taxii_response(StatusCode::OK, &page.into_envelope(), range)
 }
@@ -372,11 +376,20 @@ async fn get_object(
     caller: Caller,
     _accept: TaxiiAccept,
     db: web::Data<Database>,
+    cursors: web::Data<CursorKey>,
     path: web::Path<(String, String, String)>,
     query: Query,
 ) -> Result<HttpResponse, ApiError> {
     let (root, id, object) = path.into_inner();
-    let page = read_page(caller, &db, (&root, &id), &query, Read::Object(object)).await?;
+    let page = read_page(
+        caller,
+        &db,
+        cursors,
+        (&root, &id),
+        &query,
+        Read::Object(object),
+    )
+    .await?;
     let range = page.date_added_range();
     taxii_response(StatusCode::OK, &page.into_envelope(), range)
 }
@@ -392,11 +405,20 @@ async fn get_object_versions(
     caller: Caller,
     _accept: TaxiiAccept,
     db: web::Data<Database>,
+    cursors: web::Data<CursorKey>,
     path: web::Path<(String, String, String)>,
     query: Query,
 ) -> Result<HttpResponse, ApiError> {
     let (root, id, object) = path.into_inner();
-    let page = read_page(caller, &db, (&root, &id), &query, Read::Versions(object)).await?;
+    let page = read_page(
+        caller,
+        &db,
+        cursors,
+        (&root, &id),
+        &query,
+        Read::Versions(object),
+    )
+    .await?;
     taxii_response(StatusCode::OK, &page.versions(), page.date_added_range())
 }
 
@@ -411,11 +433,12 @@ async fn get_manifest(
     caller: Caller,
     _accept: TaxiiAccept,
     db: web::Data<Database>,
+    cursors: web::Data<CursorKey>,
     path: web::Path<(String, String)>,
     query: Query,
 ) -> Result<HttpResponse, ApiError> {
     let (root, id) = path.into_inner();
-    let page = read_page(caller, &db, (&root, &id), &query, Read::Manifest).await?;
+    let page = read_page(caller, &db, cursors, (&root, &id), &query, Read::Manifest).await?;
     taxii_response(StatusCode::OK, &page.manifest(), page.date_added_range())
 }
 

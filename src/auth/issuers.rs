@@ -9,8 +9,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-/// How often a URL-based JWKS may be fetched again after an unknown `kid`.
-const URL_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
 /// How often a file-based JWKS may be read again after an unknown `kid`.
 const FILE_REFRESH_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -27,6 +25,8 @@ pub struct PartnerIssuer {
     /// Accept tokens typed `JWT` or untyped besides `at+jwt`.
     pub accept_jwt_typ: bool,
     source: JwksSource,
+    /// The shortest time between two fetches of a URL-based JWKS.
+    url_refresh: Duration,
     tls: Arc<rustls::ClientConfig>,
     keys: RwLock<(KeySet, Option<Instant>)>,
 }
@@ -41,7 +41,7 @@ impl PartnerIssuer {
     pub async fn refresh(&self) -> bool {
         let (interval, last) = match (&self.source, self.keys.read()) {
             (JwksSource::File(_), Ok(k)) => (FILE_REFRESH_INTERVAL, k.1),
-            (JwksSource::Url(_), Ok(k)) => (URL_REFRESH_INTERVAL, k.1),
+            (JwksSource::Url(_), Ok(k)) => (self.url_refresh, k.1),
             (_, Err(_)) => return false,
         };
         if last.is_some_and(|at| at.elapsed() < interval) {
@@ -107,17 +107,32 @@ pub struct PartnerIssuers {
 impl PartnerIssuers {
     /// Builds the issuers from settings (already validated). JWKS are loaded by [`Self::refresh_all`].
     pub fn from_settings(settings: &[TrustedIssuerSettings]) -> Result<PartnerIssuers, String> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        let tls = Arc::new(
-            rustls::ClientConfig::builder_with_provider(Arc::new(
-                rustls::crypto::ring::default_provider(),
+        let tls_trusting = |extra: Option<&std::path::Path>| -> Result<_, String> {
+            use rustls::pki_types::pem::PemObject;
+            let mut roots = rustls::RootCertStore::empty();
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            if let Some(path) = extra {
+                for certificate in rustls::pki_types::CertificateDer::pem_file_iter(path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?
+                {
+                    let certificate =
+                        certificate.map_err(|e| format!("{}: {e}", path.display()))?;
+                    roots
+                        .add(certificate)
+                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                }
+            }
+            Ok(Arc::new(
+                rustls::ClientConfig::builder_with_provider(Arc::new(
+                    rustls::crypto::ring::default_provider(),
+                ))
+                .with_safe_default_protocol_versions()
+                .map_err(|e| e.to_string())?
+                .with_root_certificates(roots)
+                .with_no_client_auth(),
             ))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
-        );
+        };
+        let public_only = tls_trusting(None)?;
         let mut by_issuer = HashMap::new();
         for s in settings {
             let organization = OrganizationId::parse(&s.organization).map_err(|e| e.to_string())?;
@@ -141,7 +156,11 @@ impl PartnerIssuers {
                     .collect(),
                 accept_jwt_typ: s.accept_jwt_typ,
                 source,
-                tls: tls.clone(),
+                url_refresh: Duration::from_secs(s.jwks_refresh_secs),
+                tls: match &s.jwks_ca {
+                    Some(ca) => tls_trusting(Some(ca))?,
+                    None => public_only.clone(),
+                },
                 keys: RwLock::new((KeySet::default(), None)),
             };
             by_issuer.insert(s.issuer.clone(), Arc::new(issuer));

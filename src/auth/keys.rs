@@ -1,5 +1,6 @@
 //! Signing keys: the hub's own (generated, stored in the database, rotated
 //! without downtime) and the verification key sets built from JWKS.
+use super::key_encryption::KeyEncryption;
 use crate::storage::signing_keys::{self, SigningKeyRow};
 use crate::storage::{now, DbConnection, StorageResult};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -164,6 +165,8 @@ struct HubKeys {
 /// whenever a token names a `kid` not seen yet (another server rotated).
 pub struct HubKeyStore {
     algorithm: String,
+    /// The operator's keys that seal the private keys at rest.
+    encryption: Arc<KeyEncryption>,
     /// Retired keys stay published this long (the longest token lifetime plus leeway).
     keep_retired: chrono::TimeDelta,
     state: RwLock<Arc<HubKeys>>,
@@ -183,19 +186,51 @@ pub fn retired_key_lifetime(token_ttl_secs: u64, leeway_secs: u64) -> chrono::Ti
 }
 
 impl HubKeyStore {
-    /// Loads the keys, creating the first one when the database has none.
+    /// Loads the keys, creating the first one when the database has none,
+    /// and seals every stored private key under the operator's current key
+    /// when one is configured (plain ones, and ones sealed under an older
+    /// key). Fails when the active key cannot be opened.
     pub fn load(
         conn: &mut DbConnection,
         algorithm: &str,
         keep_retired: chrono::TimeDelta,
+        encryption: KeyEncryption,
     ) -> StorageResult<HubKeyStore> {
-        ensure_active_key(conn, algorithm)?;
-        let keys = read_keys(conn, keep_retired)?;
+        // The active key must open: a missing or wrong operator key is named.
+        if let Some(active) = signing_keys::list_usable(conn, now())?
+            .into_iter()
+            .find(|k| k.retired_at.is_none())
+        {
+            if !encryption.enabled() && active.private_key_pem.starts_with("enc:") {
+                return Err(crate::storage::StorageError::Corrupt(
+                    "the stored signing keys are encrypted: configure auth.key_encryption_key_file \
+                     (or TRACEWIRE_KEY_ENCRYPTION_KEY)"
+                        .into(),
+                ));
+            }
+            encryption
+                .open(&active.kid, &active.private_key_pem)
+                .map_err(|e| crate::storage::StorageError::Corrupt(e.to_string()))?;
+        }
+        ensure_active_key(conn, algorithm, &encryption)?;
+        reseal_all(conn, &encryption)?;
+        let keys = read_keys(conn, keep_retired, &encryption)?;
+        if keys.active.is_none() {
+            return Err(crate::storage::StorageError::Corrupt(
+                "the active signing key cannot be used (see the error above)".into(),
+            ));
+        }
         Ok(HubKeyStore {
             algorithm: algorithm.into(),
+            encryption: Arc::new(encryption),
             keep_retired,
             state: RwLock::new(Arc::new(keys)),
         })
+    }
+
+    /// The operator's keys that seal private keys at rest.
+    pub fn encryption(&self) -> &KeyEncryption {
+        &self.encryption
     }
 
     fn current(&self) -> Arc<HubKeys> {
@@ -230,7 +265,7 @@ impl HubKeyStore {
     /// async workers). Taking no connection of its own, it cannot wait on a
     /// pool its caller already holds a connection of.
     pub fn reload(&self, conn: &mut DbConnection) -> StorageResult<()> {
-        let keys = read_keys(conn, self.keep_retired)?;
+        let keys = read_keys(conn, self.keep_retired, &self.encryption)?;
         if let Ok(mut state) = self.state.write() {
             *state = Arc::new(keys);
         }
@@ -247,26 +282,89 @@ impl HubKeyStore {
 }
 
 /// Makes sure an active key exists (first start).
-pub fn ensure_active_key(conn: &mut DbConnection, algorithm: &str) -> StorageResult<()> {
+pub fn ensure_active_key(
+    conn: &mut DbConnection,
+    algorithm: &str,
+    encryption: &KeyEncryption,
+) -> StorageResult<()> {
     let keys = signing_keys::list_usable(conn, now())?;
     if keys.iter().any(|k| k.retired_at.is_none()) {
         return Ok(());
     }
-    let key = generate_key(algorithm)
-        .map_err(|e| crate::storage::StorageError::Corrupt(e.to_string()))?;
+    let key = sealed(conn, generate_key(algorithm), encryption)?;
     signing_keys::insert(conn, &key)
+}
+
+/// A generated key with its private part in its stored (sealed) form.
+/// Refused when stored keys are sealed but no key is configured here: the
+/// new key would be stored in plain text beside them.
+fn sealed(
+    conn: &mut DbConnection,
+    generated: Result<SigningKeyRow, rcgen::Error>,
+    encryption: &KeyEncryption,
+) -> StorageResult<SigningKeyRow> {
+    if !encryption.enabled()
+        && signing_keys::all(conn)?
+            .iter()
+            .any(|k| k.private_key_pem.starts_with("enc:"))
+    {
+        return Err(crate::storage::StorageError::Corrupt(
+            "the stored signing keys are encrypted: configure auth.key_encryption_key_file \
+             (or TRACEWIRE_KEY_ENCRYPTION_KEY) before making a new one"
+                .into(),
+        ));
+    }
+    let mut key = generated.map_err(|e| crate::storage::StorageError::Corrupt(e.to_string()))?;
+    key.private_key_pem = encryption.seal(&key.kid, &key.private_key_pem);
+    Ok(key)
+}
+
+/// Seals anew every stored key that is not sealed under the current
+/// operator key (one transaction). Without a current key, nothing changes.
+fn reseal_all(conn: &mut DbConnection, encryption: &KeyEncryption) -> StorageResult<()> {
+    use diesel::Connection;
+    if !encryption.enabled() {
+        return Ok(());
+    }
+    conn.transaction(|conn| {
+        let mut resealed = 0;
+        for row in signing_keys::all(conn)? {
+            if !encryption.needs_resealing(&row.private_key_pem) {
+                continue;
+            }
+            let pem = encryption
+                .open(&row.kid, &row.private_key_pem)
+                .map_err(|e| crate::storage::StorageError::Corrupt(e.to_string()))?;
+            signing_keys::set_private_key(conn, &row.kid, &encryption.seal(&row.kid, &pem))?;
+            resealed += 1;
+        }
+        if resealed > 0 {
+            tracing::info!(
+                keys = resealed,
+                "signing keys sealed under the current key-encryption key"
+            );
+        }
+        Ok(())
+    })
 }
 
 /// Generates a new key and retires the current one. Tokens signed by the old
 /// key stay valid until they expire: the old key stays in the JWKS until then.
-pub fn rotate(conn: &mut DbConnection, algorithm: &str) -> StorageResult<SigningKeyRow> {
-    let key = generate_key(algorithm)
-        .map_err(|e| crate::storage::StorageError::Corrupt(e.to_string()))?;
+pub fn rotate(
+    conn: &mut DbConnection,
+    algorithm: &str,
+    encryption: &KeyEncryption,
+) -> StorageResult<SigningKeyRow> {
+    let key = sealed(conn, generate_key(algorithm), encryption)?;
     signing_keys::rotate(conn, &key)?;
     Ok(key)
 }
 
-fn read_keys(conn: &mut DbConnection, keep_retired: chrono::TimeDelta) -> StorageResult<HubKeys> {
+fn read_keys(
+    conn: &mut DbConnection,
+    keep_retired: chrono::TimeDelta,
+    encryption: &KeyEncryption,
+) -> StorageResult<HubKeys> {
     let rows = signing_keys::list_usable(conn, now() - keep_retired)?;
     let mut jwks = Vec::new();
     let mut active = None;
@@ -281,9 +379,17 @@ fn read_keys(conn: &mut DbConnection, keep_retired: chrono::TimeDelta) -> Storag
             } else {
                 Algorithm::EdDSA
             };
+            let pem = match encryption.open(&row.kid, &row.private_key_pem) {
+                Ok(pem) => pem,
+                Err(error) => {
+                    tracing::error!(kid = %row.kid, %error, "stored signing key cannot be opened");
+                    jwks.push(jwk);
+                    continue;
+                }
+            };
             let key = match algorithm {
-                Algorithm::ES256 => EncodingKey::from_ec_pem(row.private_key_pem.as_bytes()),
-                _ => EncodingKey::from_ed_pem(row.private_key_pem.as_bytes()),
+                Algorithm::ES256 => EncodingKey::from_ec_pem(pem.as_bytes()),
+                _ => EncodingKey::from_ed_pem(pem.as_bytes()),
             };
             match key {
                 Ok(key) => {

@@ -12,6 +12,7 @@ mod caller;
 mod certificate;
 mod error;
 pub mod issuers;
+pub mod key_encryption;
 pub mod keys;
 pub mod service;
 pub mod tls;

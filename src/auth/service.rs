@@ -67,6 +67,16 @@ pub struct IssuedToken {
     pub scopes: Scopes,
 }
 
+/// Registers a certificate mapped to `organization` by its subject on its
+/// first use; returns whether it is in effect now. Supplied by the layer
+/// above (`crate::partners::register_subject_mapped`), which audits it.
+pub type SubjectMappedHook = fn(
+    &mut crate::storage::DbConnection,
+    &OrganizationId,
+    &PeerCertificate,
+    chrono::TimeDelta,
+) -> Result<bool, String>;
+
 /// Authentication and token issuing, shared by all workers.
 pub struct AuthService {
     db: Database,
@@ -76,7 +86,9 @@ pub struct AuthService {
     audience: String,
     token_ttl_secs: u64,
     leeway_secs: u64,
+    credential_notice: chrono::TimeDelta,
     hub_ca: Option<HubCaCheck>,
+    on_subject_mapped: Option<SubjectMappedHook>,
     identities: TtlCache<Option<OrganizationId>>,
     clients: TtlCache<Option<api_clients::ApiClient>>,
 }
@@ -104,10 +116,24 @@ impl AuthService {
             audience: settings.auth.audience.clone(),
             token_ttl_secs: settings.auth.token_ttl_secs,
             leeway_secs: settings.auth.leeway_secs,
+            credential_notice: settings.auth.credential_notice(),
             hub_ca,
+            on_subject_mapped: None,
             identities: TtlCache::new(),
             clients: TtlCache::new(),
         })
+    }
+
+    /// Registers subject-mapped certificates on first use through `hook`
+    /// (without one, subject mapping is refused: it would be silent).
+    pub fn with_subject_mapping_hook(mut self, hook: SubjectMappedHook) -> AuthService {
+        self.on_subject_mapped = Some(hook);
+        self
+    }
+
+    /// How long a credential added to an onboarded partner stays pending.
+    pub fn credential_notice(&self) -> chrono::TimeDelta {
+        self.credential_notice
     }
 
     pub fn hub_keys(&self) -> &HubKeyStore {
@@ -138,6 +164,8 @@ impl AuthService {
             .as_ref()
             .is_some_and(|ca| ca.issued_by_hub(certificate));
         let cert = certificate.clone();
+        let hook = self.on_subject_mapped;
+        let notice = self.credential_notice;
         let found = self
             .db
             .run(
@@ -148,10 +176,14 @@ impl AuthService {
                         certificates::Registration::Refused => return Ok(None),
                         certificates::Registration::Unknown => {}
                     }
-                    if by_subject {
+                    if let (true, Some(hook)) = (by_subject, hook) {
                         if let Some(org) = organizations::find_by_subject(conn, &cert.subject)? {
                             if org.disabled_at.is_none() {
-                                return Ok(Some(org.id));
+                                // Registered (and audited) now, so the mapping
+                                // is never silent; pending for an onboarded partner.
+                                let in_effect = hook(conn, &org.id, &cert, notice)
+                                    .map_err(StorageError::Unavailable)?;
+                                return Ok(in_effect.then_some(org.id));
                             }
                         }
                     }

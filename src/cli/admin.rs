@@ -149,6 +149,9 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
     let db = crate::startup::open_database(settings)?;
     let mut conn = db.get()?;
     let conn = &mut *conn;
+    // Every change made here is audited as the operator's.
+    let actor = crate::audit::Actor::command_line();
+    let notice = settings.auth.credential_notice();
     match command {
         AdminCommand::Org(OrgCommand::Add {
             id,
@@ -163,32 +166,34 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
                 certificate_subject: subject,
             };
             print(&OrganizationView::from(partners::create_organization(
-                conn, new,
+                conn, &actor, new,
             )?))
         }
         AdminCommand::Org(OrgCommand::List) => {
             print(&views::<_, OrganizationView>(organizations::list(conn)?))
         }
         AdminCommand::Org(OrgCommand::Disable { id }) => print(&OrganizationView::from(
-            partners::set_organization_disabled(conn, &OrganizationId::parse(&id)?, true)?,
+            partners::set_organization_disabled(conn, &actor, &OrganizationId::parse(&id)?, true)?,
         )),
         AdminCommand::Org(OrgCommand::Enable { id }) => print(&OrganizationView::from(
-            partners::set_organization_disabled(conn, &OrganizationId::parse(&id)?, false)?,
+            partners::set_organization_disabled(conn, &actor, &OrganizationId::parse(&id)?, false)?,
         )),
         AdminCommand::Cert(CertCommand::Add { org, file }) => {
             let pem = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
             print(&CertificateView::from(partners::register_certificate(
                 conn,
+                &actor,
                 &OrganizationId::parse(&org)?,
                 &pem,
+                notice,
             )?))
         }
         AdminCommand::Cert(CertCommand::List { org }) => print(&views::<_, CertificateView>(
             partners::certificates_of(conn, &OrganizationId::parse(&org)?)?,
         )),
         AdminCommand::Cert(CertCommand::Revoke { fingerprint }) => print(&CertificateView::from(
-            partners::revoke_certificate(conn, &fingerprint)?,
+            partners::revoke_certificate(conn, &actor, &fingerprint)?,
         )),
         AdminCommand::Client(ClientCommand::Add {
             org,
@@ -198,10 +203,12 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
         }) => {
             let client = partners::create_client(
                 conn,
+                &actor,
                 &OrganizationId::parse(&org)?,
                 ClientId::parse(&id)?,
                 parse_display_name("name", &name, 200)?,
                 Scopes::parse(&scopes)?,
+                notice,
             )?;
             print(&ApiClientView::from(client))
         }
@@ -209,10 +216,10 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
             partners::clients_of(conn, &OrganizationId::parse(&org)?)?,
         )),
         AdminCommand::Client(ClientCommand::Disable { id }) => print(&ApiClientView::from(
-            partners::set_client_disabled(conn, &ClientId::parse(&id)?, true)?,
+            partners::set_client_disabled(conn, &actor, &ClientId::parse(&id)?, true)?,
         )),
         AdminCommand::Client(ClientCommand::Enable { id }) => print(&ApiClientView::from(
-            partners::set_client_disabled(conn, &ClientId::parse(&id)?, false)?,
+            partners::set_client_disabled(conn, &actor, &ClientId::parse(&id)?, false)?,
         )),
         AdminCommand::Community(CommunityCommand::Add {
             id,
@@ -221,6 +228,7 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
         }) => {
             let community = partners::create_community(
                 conn,
+                &actor,
                 &CommunityId::parse(&id)?,
                 &parse_display_name("name", &name, 200)?,
                 &description,
@@ -235,6 +243,7 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
             organization,
         }) => print(&CommunityView::from(partners::add_community_member(
             conn,
+            &actor,
             &CommunityId::parse(&community)?,
             &OrganizationId::parse(&organization)?,
         )?)),
@@ -243,6 +252,7 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
             organization,
         }) => print(&CommunityView::from(partners::remove_community_member(
             conn,
+            &actor,
             &CommunityId::parse(&community)?,
             &OrganizationId::parse(&organization)?,
         )?)),
@@ -258,7 +268,16 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
             )
         }
         AdminCommand::Keys(KeysCommand::Rotate) => {
-            let k = keys::rotate(conn, &settings.auth.signing_algorithm)?;
+            let encryption = crate::auth::key_encryption::KeyEncryption::configure(
+                settings.auth.key_encryption_key_file.as_deref(),
+                &settings.auth.previous_key_encryption_key_files,
+            )?;
+            let k = partners::rotate_signing_key(
+                conn,
+                &actor,
+                &settings.auth.signing_algorithm,
+                &encryption,
+            )?;
             print(&SigningKeyView::from(k))
         }
     }

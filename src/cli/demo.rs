@@ -160,10 +160,13 @@ pub fn prepare(args: &DemoArgs) -> anyhow::Result<Settings> {
     let db = crate::startup::open_database(&settings)?;
     let mut conn = db.get()?;
     let mut entries = Vec::new();
+    let actor = crate::audit::Actor::command_line();
+    let notice = settings.auth.credential_notice();
     for org in &ORGANIZATIONS {
         let id = OrganizationId::parse(org.id)?;
         ignore_existing(partners::create_organization(
             &mut conn,
+            &actor,
             NewOrganization {
                 id: id.clone(),
                 name: org.name.into(),
@@ -173,13 +176,17 @@ pub fn prepare(args: &DemoArgs) -> anyhow::Result<Settings> {
         ))?;
         let cert_path = pki.join(format!("{}.pem", org.id));
         let pem = std::fs::read_to_string(&cert_path)?;
-        ignore_existing(partners::register_certificate(&mut conn, &id, &pem))?;
+        ignore_existing(partners::register_certificate(
+            &mut conn, &actor, &id, &pem, notice,
+        ))?;
         ignore_existing(partners::create_client(
             &mut conn,
+            &actor,
             &id,
             ClientId::parse(org.client)?,
             format!("{} (demo client)", org.name),
             Scopes::parse(org.scopes)?,
+            notice,
         ))?;
         entries.push(DemoOrgEntry {
             id: org.id.into(),
@@ -195,12 +202,18 @@ pub fn prepare(args: &DemoArgs) -> anyhow::Result<Settings> {
     let community = CommunityId::parse("anti-trafficking")?;
     ignore_existing(partners::create_community(
         &mut conn,
+        &actor,
         &community,
         "Anti-trafficking working group",
         "Demo community of the three partners",
     ))?;
     for org in ORGANIZATIONS.iter().skip(1) {
-        partners::add_community_member(&mut conn, &community, &OrganizationId::parse(org.id)?)?;
+        partners::add_community_member(
+            &mut conn,
+            &actor,
+            &community,
+            &OrganizationId::parse(org.id)?,
+        )?;
     }
 
     let records = super::demo_records::seed(&mut conn, ORGANIZATIONS[0].id)?;
@@ -336,12 +349,12 @@ fn print_instructions(dir: &Path, demo: &DemoFile) {
         curl("northwind-exchange"),
         super::demo_records::AMBER_STRICT_ADDRESS
     );
-    println!("#    Acme learns when and how often its RED address was seen, even by a sighting it may not read");
-    println!("#    (shared with Safe Harbor only, reporter anonymous): see \"unshared\":");
+    println!("#    Acme reads the sightings of its record: Northwind's report, and under \"unshared\" the time and");
+    println!("#    count of an earlier one it may not read (shared with Safe Harbor only, reporter anonymous):");
     println!(
         "{} -H \"Authorization: Bearer $TOKEN\" {api}/v1/records/{}/sightings\n",
         curl("acme-forensics"),
-        records.red_for_safe_harbor
+        records.amber_strict_for_northwind
     );
     println!("# 9. Import a CSV, JSON-lines or OFAC list file as an organization, with a progress bar and a");
     println!("#    summary (here two lines are stored and a mistyped address is reported; exit status 2):");

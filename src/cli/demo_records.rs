@@ -273,18 +273,22 @@ pub fn seed(conn: &mut DbConnection, hub: &str) -> anyhow::Result<DemoRecords> {
             &caller("safe-harbor", "safe-harbor-analyst")?,
             vec![report],
         )?;
-        // Northwind saw deposits from the RED address (it cannot read Acme's
-        // record, it screens addresses): it tells Safe Harbor without naming
-        // itself. Acme, the record's source, learns only the time and count.
+        // Northwind saw deposits to the address of Acme's AMBER+STRICT
+        // record (shared with Northwind): it tells Safe Harbor without
+        // naming itself. Safe Harbor may not read Acme's record, so it is
+        // not told which record it was; Acme, the record's source, learns
+        // only the time and count.
+        let strict = own_address(conn, acme, "eth", AMBER_STRICT_ADDRESS)?
+            .context("demo AMBER+STRICT record")?;
         create_valid(
             conn,
             &caller("northwind-exchange", "northwind-screening")?,
             vec![json!({
-                "kind": "sighting", "chain": "btc", "address": RED_ADDRESS,
+                "kind": "sighting", "sighting_of": strict,
                 "seen_at": "2026-11-20T14:05:00Z", "count": 3, "context": "deposit",
                 "confidence": 100, "tlp": "red", "audience": { "organizations": ["safe-harbor"] },
                 "attribution": "anonymous", "method": "sighting",
-                "description": "Three deposits from this address (demo)",
+                "description": "Three deposits to this address (demo)",
             })],
         )?;
     }

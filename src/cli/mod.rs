@@ -5,6 +5,7 @@ pub mod bench;
 pub mod demo;
 pub mod demo_records;
 pub mod import;
+pub mod partner;
 pub mod pki;
 
 use clap::{Parser, Subcommand};
@@ -45,6 +46,10 @@ pub enum Command {
     /// organization, in atomic batches, with a progress bar and a summary of
     /// accepted and rejected lines (exit status 2 when lines were rejected).
     Import(Box<import::ImportArgs>),
+    /// Your organization's view of the hub: what is registered under it,
+    /// the admin history that concerns it, its communities' members, and
+    /// confirming credentials the hub added (over the API, as a partner).
+    Partner(Box<partner::PartnerArgs>),
     /// Measure a running server over mutual TLS + JWT: ingest, single
     /// lookups beside GET /v1/whoami, bulk screening (see BENCHMARKS.md).
     #[command(subcommand)]

@@ -5,21 +5,24 @@
 //! out under a lock held until the writing transaction commits (see
 //! `crate::storage::changes`): a number becomes visible only after every
 //! smaller one, so following the cursor never skips an event, however
-//! writers interleave. Each event is shown if the reader could read that
-//! revision under the revision's own sharing; the cursor moves past events
-//! the reader may not see, so they are not even counted.
-use super::{content_sharing, parse_content, reader_for, redact, RecordContent, RecordError};
-use crate::access::can_read;
+//! writers interleave. An event is shown when the reader may see that
+//! revision ([`Disclosure::revision`]: it may read the record now, and that
+//! revision under its own sharing), rendered as the reader sees it.
+//!
+//! Cursors are opaque ([`crate::cursor`]): sealed for the reader's
+//! organization, fresh each time, so neither their values nor how they
+//! change tell a reader anything about events it may not see.
+use super::{reader_for, Disclosure, RecordContent, RecordError};
 use crate::audit::{self, AuditEvent};
 use crate::auth::Caller;
+use crate::cursor::{CursorKey, Feed};
 use crate::domain::OrganizationId;
 use crate::storage::changes::{self as store_changes, EVENT_REVOCATION};
 use crate::storage::records as store;
-use crate::storage::{DbConnection, StorageError};
-use chrono::NaiveDateTime;
+use crate::storage::DbConnection;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::collections::HashMap;
 use utoipa::ToSchema;
 
 /// The most events one page may carry.
@@ -30,19 +33,22 @@ const SCAN_FACTOR: i64 = 20;
 /// One event of the feed.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ChangeEvent {
-    /// The event's position; pass the page's `next` (not this) to resume.
+    /// An opaque cursor just after this event (resume from it with `after`,
+    /// or better, from the page's `next`).
     pub cursor: String,
     /// `revision` (a new record or a new revision of one), `sighting` (a new
     /// sighting record) or `revocation` (a tombstone).
     pub event: String,
     pub record_id: String,
+    /// The revision's number among the revisions of the record you may see.
     pub revision: i32,
     /// When the hub stored it.
-    pub at: NaiveDateTime,
+    pub at: DateTime<Utc>,
     /// The revision's content, as you may see it (absent for revocations:
     /// read the record or its revisions if you need more than the tombstone).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record: Option<RecordContent>,
+    /// SHA-256 of `record` exactly as shown to you.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_hash: Option<String>,
 }
@@ -51,30 +57,39 @@ pub struct ChangeEvent {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ChangePage {
     pub items: Vec<ChangeEvent>,
-    /// The cursor to ask from next time (`after`); always present. When
-    /// there was nothing new it is the cursor you sent.
+    /// The opaque cursor to ask from next time (`after`); always present,
+    /// and new on every answer, even when there was nothing new.
     pub next: String,
 }
 
-/// Parses a cursor (`0`, or the `next` of an earlier page).
-pub fn parse_cursor(cursor: Option<&str>) -> Result<i64, String> {
+/// Where a reader's cursor points: the last sequence number it has passed.
+pub fn open_cursor(
+    key: &CursorKey,
+    reader: &OrganizationId,
+    cursor: Option<&str>,
+) -> Result<i64, RecordError> {
     match cursor {
         None | Some("") => Ok(0),
-        Some(text) => text
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
-            .ok_or_else(|| format!("{text:?} is not a cursor from this feed")),
+        Some(text) => key
+            .open_position(Feed::Changes, reader, text)
+            .map(|(seq, _)| seq)
+            .map_err(|_| {
+                RecordError::BadCursor(
+                    "after is not a cursor this server gave your organization".into(),
+                )
+            }),
     }
 }
 
 fn read_changes(
     conn: &mut DbConnection,
     reader: &crate::access::Reader,
+    key: &CursorKey,
     after: i64,
     limit: i64,
-) -> Result<ChangePage, RecordError> {
+) -> Result<(ChangePage, i64), RecordError> {
     let limit = limit.clamp(1, MAX_CHANGES);
+    let seal = |seq: i64| key.seal_position(Feed::Changes, &reader.organization, seq, 0);
     let mut cursor = after;
     let mut items = Vec::new();
     let mut scanned = 0;
@@ -87,62 +102,50 @@ fn read_changes(
         let mut ids: Vec<String> = rows.iter().map(|r| r.record_id.clone()).collect();
         ids.sort();
         ids.dedup();
-        let sources: HashMap<String, String> = store::sources_of(conn, &ids)?.into_iter().collect();
-        let revisions: HashMap<(String, i32), store::RevisionRow> =
-            store::revisions_of(conn, &ids)?
-                .into_iter()
-                .map(|r| ((r.record_id.clone(), r.revision), r))
-                .collect();
+        let current = store::rows_of(conn, &ids)?;
+        let revisions = store::revisions_of(conn, &ids)?;
+        let disclosure = Disclosure::prepare(conn, reader, &current, Some(revisions))?;
         for row in rows {
             if items.len() as i64 == limit {
                 break;
             }
             cursor = row.seq;
-            let key = (row.record_id.clone(), row.revision);
-            let (Some(revision), Some(source)) = (revisions.get(&key), sources.get(&row.record_id))
-            else {
-                return Err(StorageError::Corrupt(format!(
-                    "change {} names a missing revision {}@{}",
-                    row.seq, row.record_id, row.revision
-                ))
-                .into());
-            };
-            let content = parse_content(&row.record_id, &revision.body)?;
-            let source =
-                OrganizationId::parse(source).map_err(|e| StorageError::Corrupt(e.to_string()))?;
-            let sharing = content_sharing(&content).ok_or_else(|| {
-                StorageError::Corrupt(format!("record {}: invalid sharing", row.record_id))
-            })?;
-            if !can_read(reader, &source, &sharing) {
+            let Some(shown) = disclosure.revision(&row.record_id, row.revision) else {
                 continue;
-            }
+            };
             let tombstone = row.event == EVENT_REVOCATION;
             items.push(ChangeEvent {
-                cursor: row.seq.to_string(),
+                cursor: seal(row.seq),
                 event: row.event,
                 record_id: row.record_id,
-                revision: row.revision,
-                at: row.at,
-                record: (!tombstone).then(|| redact(content, &source, reader)),
-                content_hash: (!tombstone).then(|| revision.content_hash.clone()),
+                revision: shown.content.revision,
+                at: row.at.and_utc(),
+                content_hash: (!tombstone).then_some(shown.content_hash),
+                record: (!tombstone).then_some(shown.content),
             });
         }
     }
-    Ok(ChangePage {
-        items,
-        next: cursor.to_string(),
-    })
+    Ok((
+        ChangePage {
+            items,
+            next: seal(cursor),
+        },
+        cursor,
+    ))
 }
 
-/// The events after `after` that the caller may see, at most `limit`. Audited.
+/// The events after the cursor `after` that the caller may see, at most
+/// `limit`. Audited (with the positions, which only the audit sees).
 pub fn changes(
     conn: &mut DbConnection,
     caller: &Caller,
-    after: i64,
+    key: &CursorKey,
+    after: Option<&str>,
     limit: i64,
 ) -> Result<ChangePage, RecordError> {
+    let after = open_cursor(key, &caller.organization, after)?;
     let reader = reader_for(conn, &caller.organization)?;
-    let page = read_changes(conn, &reader, after, limit)?;
+    let (page, next) = read_changes(conn, &reader, key, after, limit)?;
     audit::record_read(
         conn,
         caller,
@@ -154,7 +157,7 @@ pub fn changes(
                 .map(|e| format!("{}@{}", e.record_id, e.revision))
                 .collect(),
             result_count: page.items.len(),
-            detail: json!({ "after": after, "limit": limit, "next": page.next }),
+            detail: json!({ "after": after, "limit": limit, "next": next }),
         },
     )?;
     Ok(page)

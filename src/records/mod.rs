@@ -1,19 +1,21 @@
 //! Intelligence records: parsing submissions into validated records,
 //! storing batches atomically, and reading them back through the sharing
 //! rule. Handlers in `crate::api::records` stay thin around these functions.
+mod disclosure;
 pub mod export;
 pub mod feed;
 mod input;
 pub mod sightings;
 mod view;
 
+pub(crate) use disclosure::Disclosure;
 pub use input::{AudienceInput, RecordInput};
 pub use view::{
     AudienceView, ProvenanceView, RecordContent, RecordPage, RecordView, RevisionView,
     SightingDetails,
 };
 
-use crate::access::{can_read, can_see_source, Reader};
+use crate::access::{can_read, Reader};
 use crate::audit::{self, AuditEvent};
 use crate::auth::Caller;
 use crate::domain::{
@@ -43,6 +45,9 @@ pub enum RecordError {
     Validation(Vec<FieldError>),
     #[error("not found")]
     NotFound,
+    /// A paging cursor that this server did not give this caller (400).
+    #[error("{0}")]
+    BadCursor(String),
     /// The caller may read the record but is not its source.
     #[error("only the source organization can change this record")]
     NotSource,
@@ -121,7 +126,6 @@ fn replay(
     }
     let ids: Vec<String> = serde_json::from_str(&stored.record_ids)
         .map_err(|e| StorageError::Corrupt(format!("idempotency key record ids: {e}")))?;
-    let reader = reader_for(conn, &caller.organization)?;
     let mut first: HashMap<String, RevisionRow> = store::revisions_of(conn, &ids)?
         .into_iter()
         .filter(|r| r.revision == 1)
@@ -132,12 +136,13 @@ fn replay(
         let revision = first
             .remove(id)
             .ok_or_else(|| StorageError::Corrupt(format!("record {id} has no first revision")))?;
+        // The caller's own records, as first stored: it is their source.
         let content = parse_content(id, &revision.body)?;
         records.push(RecordView {
-            content: redact(content, &caller.organization, &reader),
+            content,
             content_hash: revision.content_hash,
-            created_at: revision.received_at,
-            updated_at: revision.received_at,
+            created_at: revision.received_at.and_utc(),
+            updated_at: revision.received_at.and_utc(),
         });
     }
     audit::record(
@@ -257,8 +262,8 @@ fn store_batch(
             views.push(RecordView {
                 content: content.clone(),
                 content_hash: hash.clone(),
-                created_at: received_at,
-                updated_at: received_at,
+                created_at: received_at.and_utc(),
+                updated_at: received_at.and_utc(),
             });
             rows.push(NewRecordRows {
                 revision: RevisionRow {
@@ -523,25 +528,6 @@ fn sharing_of(row: &RecordRow, audience: &[AudienceRow]) -> Option<Sharing> {
     Sharing::new(tlp, wanted).ok()
 }
 
-/// The content as `reader` may see it: anonymous sources hidden from
-/// others, and the audience reduced to the entries naming the reader.
-fn redact(mut content: RecordContent, source: &OrganizationId, reader: &Reader) -> RecordContent {
-    let anonymous = content.attribution == Attribution::Anonymous;
-    if !can_see_source(reader, source, anonymous) {
-        content.provenance.source_organization = None;
-        content.provenance.submitted_by = None;
-    }
-    if &reader.organization != source {
-        let own = reader.organization.as_str();
-        content.audience.organizations.retain(|o| o == own);
-        content
-            .audience
-            .communities
-            .retain(|c| reader.communities.iter().any(|m| m.as_str() == c));
-    }
-    content
-}
-
 fn parse_content(id: &str, body: &str) -> Result<RecordContent, StorageError> {
     serde_json::from_str(body).map_err(|e| StorageError::Corrupt(format!("record {id}: {e}")))
 }
@@ -569,16 +555,19 @@ fn content_sharing(content: &RecordContent) -> Option<Sharing> {
     Sharing::new(content.tlp, audience).ok()
 }
 
-/// A stored row as `reader` sees it (the caller has checked that it may).
-pub(crate) fn present(row: RecordRow, reader: &Reader) -> Result<RecordView, RecordError> {
-    let content = parse_content(&row.id, &row.body)?;
-    let source = source_of(&row)?;
-    Ok(RecordView {
-        content: redact(content, &source, reader),
-        content_hash: row.content_hash,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-    })
+/// The rows `reader` may read, in order, as it sees them (rows it may not
+/// read are left out). Every path showing current records renders here,
+/// through [`Disclosure`].
+pub(crate) fn present_all(
+    conn: &mut DbConnection,
+    reader: &Reader,
+    rows: &[RecordRow],
+) -> Result<Vec<RecordView>, RecordError> {
+    let disclosure = Disclosure::prepare(conn, reader, rows, None)?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| disclosure.record(&row.id))
+        .collect())
 }
 
 /// Writing sightings needs `sightings:write`, writing other records
@@ -659,8 +648,8 @@ fn write_revision(
     Ok(RecordView {
         content,
         content_hash: hash,
-        created_at: current.created_at,
-        updated_at: received_at,
+        created_at: current.created_at.and_utc(),
+        updated_at: received_at.and_utc(),
     })
 }
 
@@ -721,7 +710,9 @@ pub fn revoke(
         let mut content = parse_content(id, &current.body)?;
         if content.revoked {
             let reader = reader_for(conn, &caller.organization)?;
-            return present(current, &reader);
+            return present_all(conn, &reader, &[current])?
+                .pop()
+                .ok_or(RecordError::NotFound);
         }
         content.revoked = true;
         content.revision = current.revision + 1;
@@ -741,20 +732,9 @@ fn read_revisions(
     id: &str,
 ) -> Result<Vec<RevisionView>, RecordError> {
     let (row, _) = store::find(conn, id)?.ok_or(RecordError::NotFound)?;
-    let source = source_of(&row)?;
-    let mut visible = Vec::new();
-    for revision in store::revisions(conn, id)? {
-        let content = parse_content(id, &revision.body)?;
-        let sharing = content_sharing(&content)
-            .ok_or_else(|| StorageError::Corrupt(format!("record {id}: invalid sharing")))?;
-        if can_read(reader, &source, &sharing) {
-            visible.push(RevisionView {
-                content: redact(content, &source, reader),
-                content_hash: revision.content_hash,
-                received_at: revision.received_at,
-            });
-        }
-    }
+    let revisions = store::revisions(conn, id)?;
+    let disclosure = Disclosure::prepare(conn, reader, &[row], Some(revisions))?;
+    let visible = disclosure.history(id);
     if visible.is_empty() {
         return Err(RecordError::NotFound);
     }
@@ -764,15 +744,10 @@ fn read_revisions(
 /// One record, if `reader` may see it; otherwise [`RecordError::NotFound`],
 /// exactly as for a record that does not exist.
 fn read_one(conn: &mut DbConnection, reader: &Reader, id: &str) -> Result<RecordView, RecordError> {
-    let (row, audience) = store::find(conn, id)?.ok_or(RecordError::NotFound)?;
-    let source =
-        OrganizationId::parse(&row.source_org).map_err(|e| StorageError::Corrupt(e.to_string()))?;
-    let sharing = sharing_of(&row, &audience)
-        .ok_or_else(|| StorageError::Corrupt(format!("record {id}: invalid sharing")))?;
-    if !can_read(reader, &source, &sharing) {
-        return Err(RecordError::NotFound);
-    }
-    present(row, reader)
+    let (row, _) = store::find(conn, id)?.ok_or(RecordError::NotFound)?;
+    present_all(conn, reader, &[row])?
+        .pop()
+        .ok_or(RecordError::NotFound)
 }
 
 /// A page of the records `reader` may see that match `filter`.
@@ -790,10 +765,7 @@ fn read_page(
     } else {
         None
     };
-    let items = rows
-        .into_iter()
-        .map(|row| present(row, reader))
-        .collect::<Result<Vec<_>, _>>()?;
+    let items = present_all(conn, reader, &rows)?;
     Ok(RecordPage { items, next })
 }
 
@@ -974,18 +946,15 @@ fn visible_records(
     reader: &Reader,
     ids: &[String],
 ) -> Result<HashMap<String, RecordView>, RecordError> {
-    let mut visible = HashMap::new();
-    for (row, audience) in store::existing(conn, ids)? {
-        let source = source_of(&row)?;
-        let Some(sharing) = sharing_of(&row, &audience) else {
-            continue;
-        };
-        if row.revoked || !can_read(reader, &source, &sharing) {
-            continue;
-        }
-        visible.insert(row.id.clone(), present(row, reader)?);
-    }
-    Ok(visible)
+    let rows: Vec<RecordRow> = store::existing(conn, ids)?
+        .into_iter()
+        .map(|(row, _)| row)
+        .filter(|row| !row.revoked)
+        .collect();
+    Ok(present_all(conn, reader, &rows)?
+        .into_iter()
+        .map(|view| (view.content.id.clone(), view))
+        .collect())
 }
 
 /// The relationships touching a record, as far as `reader` may see them:
@@ -1150,41 +1119,4 @@ pub fn attribution(
         json!({ "requested": id }),
     )?;
     result
-}
-
-/// One stored revision as `reader` may see it (redacted), or `None` when
-/// the revision's own sharing does not let `reader` read it. For readers
-/// outside this module that walk revisions themselves (TAXII).
-pub(crate) fn readable_revision(
-    reader: &Reader,
-    source: &str,
-    revision: &RevisionRow,
-) -> Result<Option<RecordContent>, RecordError> {
-    let id = &revision.record_id;
-    let content = parse_content(id, &revision.body)?;
-    let source = OrganizationId::parse(source).map_err(|e| StorageError::Corrupt(e.to_string()))?;
-    let sharing = content_sharing(&content)
-        .ok_or_else(|| StorageError::Corrupt(format!("record {id}: invalid sharing")))?;
-    Ok(can_read(reader, &source, &sharing).then(|| redact(content, &source, reader)))
-}
-
-/// The current content of stored records that `reader` may see, redacted,
-/// by id (revoked ones included). Invisible and missing ids are left out alike.
-pub(crate) fn readable_current(
-    conn: &mut DbConnection,
-    reader: &Reader,
-    ids: &[String],
-) -> Result<HashMap<String, RecordContent>, RecordError> {
-    let mut visible = HashMap::new();
-    for (row, audience) in store::existing(conn, ids)? {
-        let source = source_of(&row)?;
-        let Some(sharing) = sharing_of(&row, &audience) else {
-            continue;
-        };
-        if can_read(reader, &source, &sharing) {
-            let content = parse_content(&row.id, &row.body)?;
-            visible.insert(row.id.clone(), redact(content, &source, reader));
-        }
-    }
-    Ok(visible)
 }

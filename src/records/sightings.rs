@@ -7,13 +7,13 @@
 //! kept as a link) or by address (`chain` and `address`, kept as the
 //! record's link key, so it is found in every form of the address).
 //!
-//! Readers see the sightings they may read. The source of a sighted record
-//! also learns of the sightings it may not read, as time and count only:
-//! not who reported them, nor the context.
-use super::{
-    parse_content, present, read_one, reader_for, sharing_of, source_of, RecordError, RecordView,
-};
-use crate::access::can_read;
+//! Readers see the sightings they may read. The source of a record that a
+//! sighting names by id (`sighting_of`) also learns of the sightings of it
+//! that it may not read, as time and count only: not who reported them,
+//! nor the context. Sightings reported by address give no such notice:
+//! anyone can file a record for an address, and must not harvest the
+//! sightings of it that way.
+use super::{parse_content, present_all, read_one, reader_for, RecordError, RecordView};
 use crate::audit::{self, AuditEvent};
 use crate::auth::Caller;
 use crate::domain::chains::{Chain, ChainAddress};
@@ -96,11 +96,12 @@ pub struct RecordSightings {
     pub sightings: Vec<RecordView>,
     /// Totals over `sightings`.
     pub totals: SightingTotals,
-    /// Only for the record's source: the sightings you may not read, as
-    /// time and count (who reported them is not shared with you).
+    /// Only for the record's source: the sightings naming this record by id
+    /// that you may not read, as time and count (who reported them is not
+    /// shared with you).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unshared: Option<Vec<SightingNotice>>,
-    /// Only for the record's source: totals over every sighting, read or not.
+    /// Only for the record's source: totals over `sightings` and `unshared`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub all_totals: Option<SightingTotals>,
 }
@@ -127,22 +128,21 @@ fn read_sightings(
     let is_source = record.content.provenance.source_organization.as_deref()
         == Some(caller.organization.as_str());
     let keys = address_keys(&record);
-    let mut sightings = Vec::new();
+    let rows: Vec<_> = store::sightings_naming(conn, &[id.to_owned()], &keys)?
+        .into_iter()
+        .map(|(row, _)| row)
+        .collect();
+    let mut sightings = present_all(conn, &reader, &rows)?;
+    let mut all_totals = SightingTotals::of(&sightings);
     let mut unshared = Vec::new();
-    let mut all_totals = SightingTotals::default();
-    for (row, audience) in store::sightings_naming(conn, &[id.to_owned()], &keys)? {
-        let source = source_of(&row)?;
-        let sharing = sharing_of(&row, &audience).ok_or_else(|| {
-            crate::storage::StorageError::Corrupt(format!("record {}: invalid sharing", row.id))
-        })?;
-        if can_read(&reader, &source, &sharing) {
-            let view = present(row, &reader)?;
-            if let Some(details) = &view.content.sighting {
-                all_totals.add(details.seen_at, details.count);
-            }
-            sightings.push(view);
-        } else if is_source {
-            if let Some(details) = parse_content(&row.id, &row.body)?.sighting {
+    if is_source {
+        let shown: std::collections::HashSet<&str> =
+            sightings.iter().map(|s| s.content.id.as_str()).collect();
+        for row in rows.iter().filter(|r| !shown.contains(r.id.as_str())) {
+            let Some(details) = parse_content(&row.id, &row.body)?.sighting else {
+                continue;
+            };
+            if details.of.as_deref() == Some(id) {
                 all_totals.add(details.seen_at, details.count);
                 unshared.push(SightingNotice {
                     seen_at: details.seen_at,

@@ -3,7 +3,7 @@
 use crate::domain::{
     Attribution, Category, ExternalReference, Method, RecordKind, Relation, SightingContext, Tlp,
 };
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -79,6 +79,8 @@ pub struct RecordContent {
     pub audience: AudienceView,
     pub attribution: Attribution,
     pub provenance: ProvenanceView,
+    /// The revision's number among the revisions you may see (the real
+    /// number for the source).
     pub revision: i32,
     pub revoked: bool,
 }
@@ -112,10 +114,13 @@ impl RecordContent {
 pub struct RecordView {
     #[serde(flatten)]
     pub content: RecordContent,
-    /// SHA-256 of this revision's canonical content.
+    /// SHA-256 of the canonical JSON of the content exactly as shown to
+    /// you (for the source, the stored hash of the revision).
     pub content_hash: String,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
+    /// When the first revision you may see was stored.
+    pub created_at: DateTime<Utc>,
+    /// When the current revision was stored.
+    pub updated_at: DateTime<Utc>,
 }
 
 /// One revision of a record, as a reader may see it.
@@ -123,10 +128,11 @@ pub struct RecordView {
 pub struct RevisionView {
     #[serde(flatten)]
     pub content: RecordContent,
-    /// SHA-256 of this revision's canonical content.
+    /// SHA-256 of the canonical JSON of the content exactly as shown to
+    /// you (for the source, the stored hash of the revision).
     pub content_hash: String,
     /// When the hub received this revision.
-    pub received_at: NaiveDateTime,
+    pub received_at: DateTime<Utc>,
 }
 
 /// One page of a listing.

@@ -14,6 +14,7 @@ struct ApiClientRow {
     scopes: String,
     created_at: NaiveDateTime,
     disabled_at: Option<NaiveDateTime>,
+    pending_until: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +25,16 @@ pub struct ApiClient {
     pub scopes: Scopes,
     pub created_at: NaiveDateTime,
     pub disabled_at: Option<NaiveDateTime>,
+    /// Not in effect before this time unless the organization confirms it
+    /// (None: in effect).
+    pub pending_until: Option<NaiveDateTime>,
+}
+
+impl ApiClient {
+    /// Enabled and not pending (its organization aside).
+    pub fn in_effect(&self) -> bool {
+        self.disabled_at.is_none() && self.pending_until.is_none_or(|until| until <= now())
+    }
 }
 
 impl TryFrom<ApiClientRow> for ApiClient {
@@ -37,6 +48,7 @@ impl TryFrom<ApiClientRow> for ApiClient {
             name: row.name,
             created_at: row.created_at,
             disabled_at: row.disabled_at,
+            pending_until: row.pending_until,
         })
     }
 }
@@ -47,6 +59,8 @@ pub struct NewApiClient {
     pub organization_id: OrganizationId,
     pub name: String,
     pub scopes: Scopes,
+    /// See [`ApiClient::pending_until`].
+    pub pending_until: Option<NaiveDateTime>,
 }
 
 pub fn insert(conn: &mut DbConnection, new: NewApiClient) -> StorageResult<ApiClient> {
@@ -57,6 +71,7 @@ pub fn insert(conn: &mut DbConnection, new: NewApiClient) -> StorageResult<ApiCl
         scopes: new.scopes.to_string(),
         created_at: now(),
         disabled_at: None,
+        pending_until: new.pending_until,
     };
     diesel::insert_into(api_clients::table)
         .values(&row)
@@ -72,12 +87,18 @@ pub fn find(conn: &mut DbConnection, id: &ClientId) -> StorageResult<ApiClient> 
         .try_into()
 }
 
-/// The client if it exists, is enabled, and its organization is enabled.
+/// The client if it exists, is enabled and not pending, and its organization is enabled.
 pub fn find_active(conn: &mut DbConnection, id: &ClientId) -> StorageResult<Option<ApiClient>> {
+    let now = now();
     api_clients::table
         .inner_join(organizations::table)
         .filter(api_clients::id.eq(id.as_str()))
         .filter(api_clients::disabled_at.is_null())
+        .filter(
+            api_clients::pending_until
+                .is_null()
+                .or(api_clients::pending_until.le(now)),
+        )
         .filter(organizations::disabled_at.is_null())
         .select(ApiClientRow::as_select())
         .first(conn)
@@ -108,6 +129,42 @@ pub fn set_disabled(
     let updated = diesel::update(api_clients::table.find(id.as_str()))
         .set(api_clients::disabled_at.eq(disabled.then(now)))
         .execute(conn)?;
+    if updated == 0 {
+        return Err(StorageError::NotFound);
+    }
+    find(conn, id)
+}
+
+/// Every client in effect of an enabled organization of type `org_type`.
+pub fn in_effect_of_type(conn: &mut DbConnection, org_type: &str) -> StorageResult<Vec<ApiClient>> {
+    let rows: Vec<ApiClientRow> = api_clients::table
+        .inner_join(organizations::table)
+        .filter(organizations::org_type.eq(org_type))
+        .filter(organizations::disabled_at.is_null())
+        .filter(api_clients::disabled_at.is_null())
+        .select(ApiClientRow::as_select())
+        .load(conn)?;
+    let clients: Vec<ApiClient> = rows
+        .into_iter()
+        .map(TryInto::try_into)
+        .collect::<StorageResult<_>>()?;
+    Ok(clients.into_iter().filter(ApiClient::in_effect).collect())
+}
+
+/// Puts a pending client of `organization` in effect now.
+pub fn confirm(
+    conn: &mut DbConnection,
+    organization: &OrganizationId,
+    id: &ClientId,
+) -> StorageResult<ApiClient> {
+    let updated = diesel::update(
+        api_clients::table
+            .find(id.as_str())
+            .filter(api_clients::organization_id.eq(organization.as_str()))
+            .filter(api_clients::pending_until.is_not_null()),
+    )
+    .set(api_clients::pending_until.eq(None::<NaiveDateTime>))
+    .execute(conn)?;
     if updated == 0 {
         return Err(StorageError::NotFound);
     }

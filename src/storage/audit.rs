@@ -190,3 +190,24 @@ pub fn head(conn: &mut DbConnection) -> StorageResult<(i64, String)> {
         .select((audit_head::seq, audit_head::hash))
         .first(conn)?)
 }
+
+/// Administrative entries (`admin.…` and `partner.…` actions) whose
+/// `record_ids` name `marker` (see `crate::audit::concerns`), oldest first.
+pub fn admin_entries_naming(
+    conn: &mut DbConnection,
+    marker: &str,
+    limit: i64,
+) -> StorageResult<Vec<AuditRow>> {
+    let quoted = format!("%\"{marker}\"%");
+    Ok(audit_log::table
+        .filter(
+            audit_log::action
+                .like("admin.%")
+                .or(audit_log::action.like("partner.%")),
+        )
+        .filter(audit_log::record_ids.like(quoted))
+        .order(audit_log::seq)
+        .limit(limit)
+        .select(AuditRow::as_select())
+        .load(conn)?)
+}

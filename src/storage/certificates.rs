@@ -15,6 +15,7 @@ struct CertificateRow {
     not_after: NaiveDateTime,
     created_at: NaiveDateTime,
     revoked_at: Option<NaiveDateTime>,
+    pending_until: Option<NaiveDateTime>,
 }
 
 /// A client certificate registered to an organization.
@@ -28,6 +29,9 @@ pub struct RegisteredCertificate {
     pub not_after: NaiveDateTime,
     pub created_at: NaiveDateTime,
     pub revoked_at: Option<NaiveDateTime>,
+    /// Not in effect before this time unless the organization confirms it
+    /// (None: in effect).
+    pub pending_until: Option<NaiveDateTime>,
 }
 
 impl TryFrom<CertificateRow> for RegisteredCertificate {
@@ -42,6 +46,7 @@ impl TryFrom<CertificateRow> for RegisteredCertificate {
             not_after: row.not_after,
             created_at: row.created_at,
             revoked_at: row.revoked_at,
+            pending_until: row.pending_until,
         })
     }
 }
@@ -53,6 +58,8 @@ pub struct NewCertificate {
     pub subject: String,
     pub serial: String,
     pub not_after: NaiveDateTime,
+    /// See [`RegisteredCertificate::pending_until`].
+    pub pending_until: Option<NaiveDateTime>,
 }
 
 pub fn insert(
@@ -67,6 +74,7 @@ pub fn insert(
         not_after: new.not_after,
         created_at: now(),
         revoked_at: None,
+        pending_until: new.pending_until,
     };
     diesel::insert_into(org_certificates::table)
         .values(&row)
@@ -103,12 +111,17 @@ pub enum Registration {
     Unknown,
     /// Registered to an organization that is enabled.
     Active(OrganizationId),
-    /// Registered, but withdrawn, or its organization is disabled.
+    /// Registered, but withdrawn, still pending, or its organization is disabled.
     Refused,
 }
 
 pub fn registration(conn: &mut DbConnection, fingerprint: &str) -> StorageResult<Registration> {
-    type Row = (String, Option<NaiveDateTime>, Option<NaiveDateTime>);
+    type Row = (
+        String,
+        Option<NaiveDateTime>,
+        Option<NaiveDateTime>,
+        Option<NaiveDateTime>,
+    );
     let row: Option<Row> = org_certificates::table
         .inner_join(organizations::table)
         .filter(org_certificates::fingerprint.eq(fingerprint))
@@ -116,16 +129,58 @@ pub fn registration(conn: &mut DbConnection, fingerprint: &str) -> StorageResult
             org_certificates::organization_id,
             org_certificates::revoked_at,
             organizations::disabled_at,
+            org_certificates::pending_until,
         ))
         .first(conn)
         .optional()?;
+    let in_effect = |pending: Option<NaiveDateTime>| pending.is_none_or(|until| until <= now());
     Ok(match row {
         None => Registration::Unknown,
-        Some((org, None, None)) => Registration::Active(
+        Some((org, None, None, pending)) if in_effect(pending) => Registration::Active(
             OrganizationId::parse(&org).map_err(|e| StorageError::Corrupt(e.to_string()))?,
         ),
         Some(_) => Registration::Refused,
     })
+}
+
+/// Does `organization` hold a certificate in effect (not withdrawn, not pending)?
+pub fn has_one_in_effect(
+    conn: &mut DbConnection,
+    organization: &OrganizationId,
+) -> StorageResult<bool> {
+    let now = now();
+    let count: i64 = org_certificates::table
+        .filter(org_certificates::organization_id.eq(organization.as_str()))
+        .filter(org_certificates::revoked_at.is_null())
+        .filter(
+            org_certificates::pending_until
+                .is_null()
+                .or(org_certificates::pending_until.le(now)),
+        )
+        .count()
+        .get_result(conn)?;
+    Ok(count > 0)
+}
+
+/// Puts a pending certificate of `organization` in effect now.
+pub fn confirm(
+    conn: &mut DbConnection,
+    organization: &OrganizationId,
+    fingerprint: &str,
+) -> StorageResult<RegisteredCertificate> {
+    let updated = diesel::update(
+        org_certificates::table
+            .find(fingerprint)
+            .filter(org_certificates::organization_id.eq(organization.as_str()))
+            .filter(org_certificates::revoked_at.is_null())
+            .filter(org_certificates::pending_until.is_not_null()),
+    )
+    .set(org_certificates::pending_until.eq(None::<NaiveDateTime>))
+    .execute(conn)?;
+    if updated == 0 {
+        return Err(StorageError::NotFound);
+    }
+    find(conn, fingerprint)
 }
 
 /// Withdraws a registration: the certificate no longer identifies anyone.

@@ -140,3 +140,24 @@ pub fn memberships(
         .map(|c| CommunityId::parse(c).map_err(corrupt))
         .collect()
 }
+
+/// The members of a community with when each was added, oldest first.
+pub fn members_since(
+    conn: &mut DbConnection,
+    id: &CommunityId,
+) -> StorageResult<Vec<(OrganizationId, NaiveDateTime)>> {
+    community_members::table
+        .filter(community_members::community_id.eq(id.as_str()))
+        .order((
+            community_members::added_at,
+            community_members::organization_id,
+        ))
+        .select((
+            community_members::organization_id,
+            community_members::added_at,
+        ))
+        .load::<(String, NaiveDateTime)>(conn)?
+        .into_iter()
+        .map(|(m, at)| Ok((OrganizationId::parse(&m).map_err(corrupt)?, at)))
+        .collect()
+}

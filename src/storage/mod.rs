@@ -32,6 +32,7 @@ pub mod idempotency;
 pub mod organizations;
 pub mod records;
 pub mod schema;
+pub mod secrets;
 pub mod signing_keys;
 pub mod taxii;
 

@@ -428,6 +428,20 @@ pub fn revisions_of(conn: &mut DbConnection, ids: &[String]) -> StorageResult<Ve
     Ok(rows)
 }
 
+/// The current rows of those of `ids` that exist.
+pub fn rows_of(conn: &mut DbConnection, ids: &[String]) -> StorageResult<Vec<RecordRow>> {
+    let mut rows = Vec::new();
+    for chunk in ids.chunks(INSERT_CHUNK) {
+        rows.extend(
+            records::table
+                .filter(records::id.eq_any(chunk))
+                .select(RecordRow::as_select())
+                .load(conn)?,
+        );
+    }
+    Ok(rows)
+}
+
 /// The source organization of each of `ids`.
 pub fn sources_of(conn: &mut DbConnection, ids: &[String]) -> StorageResult<Vec<(String, String)>> {
     let mut rows = Vec::new();

@@ -20,6 +20,7 @@ diesel::table! {
         not_after -> Timestamp,
         created_at -> Timestamp,
         revoked_at -> Nullable<Timestamp>,
+        pending_until -> Nullable<Timestamp>,
     }
 }
 
@@ -31,6 +32,7 @@ diesel::table! {
         scopes -> Text,
         created_at -> Timestamp,
         disabled_at -> Nullable<Timestamp>,
+        pending_until -> Nullable<Timestamp>,
     }
 }
 
@@ -169,6 +171,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    server_secrets (name) {
+        name -> Text,
+        secret -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(record_audience -> records (record_id));
 diesel::joinable!(record_revisions -> records (record_id));
 diesel::joinable!(org_certificates -> organizations (organization_id));
@@ -193,4 +203,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     feed_head,
     changes,
     taxii_statuses,
+    server_secrets,
 );

@@ -49,3 +49,19 @@ pub fn rotate(conn: &mut DbConnection, new: &SigningKeyRow) -> StorageResult<()>
         insert(conn, new)
     })
 }
+
+/// Every key ever stored, retired ones included.
+pub fn all(conn: &mut DbConnection) -> StorageResult<Vec<SigningKeyRow>> {
+    Ok(signing_keys::table
+        .order(signing_keys::created_at)
+        .select(SigningKeyRow::as_select())
+        .load(conn)?)
+}
+
+/// Replaces the stored form of a key's private part (when it is sealed anew).
+pub fn set_private_key(conn: &mut DbConnection, kid: &str, stored: &str) -> StorageResult<()> {
+    diesel::update(signing_keys::table.find(kid))
+        .set(signing_keys::private_key_pem.eq(stored))
+        .execute(conn)?;
+    Ok(())
+}

@@ -17,8 +17,10 @@ pub mod views;
 use crate::access::Reader;
 use crate::audit::{self, AuditEvent};
 use crate::auth::Caller;
-use crate::domain::{Attribution, RecordKind, Scope, Tlp};
-use crate::records::{self, readable_current, readable_revision, reader_for, RecordError};
+use crate::cursor::{CursorKey, Feed};
+use crate::domain::OrganizationId;
+use crate::domain::{Attribution, Scope, Tlp};
+use crate::records::{self, reader_for, Disclosure, RecordError};
 use crate::stix::export::{self, Source};
 use crate::stix::import::{self, Outcome};
 use crate::stix::{self, fixed_objects, record_id_of};
@@ -131,15 +133,18 @@ pub struct Cursor {
 }
 
 impl Cursor {
-    fn parse(text: &str) -> Option<Cursor> {
-        let (seq, skip) = text.split_once('.')?;
-        let seq = seq.parse::<i64>().ok().filter(|s| *s >= 0)?;
-        let skip = skip.parse::<usize>().ok()?;
-        Some(Cursor { seq, skip })
+    /// The position in an opaque `next` given to `reader` ([`crate::cursor`]).
+    fn open(key: &CursorKey, reader: &OrganizationId, text: &str) -> Option<Cursor> {
+        let (seq, skip) = key.open_position(Feed::Taxii, reader, text).ok()?;
+        Some(Cursor {
+            seq,
+            skip: usize::try_from(skip).ok()?,
+        })
     }
 
-    fn text(self) -> String {
-        format!("{}.{}", self.seq, self.skip)
+    /// An opaque `next` for `reader`, fresh each time.
+    fn seal(self, key: &CursorKey, reader: &OrganizationId) -> String {
+        key.seal_position(Feed::Taxii, reader, self.seq, self.skip as u64)
     }
 }
 
@@ -157,7 +162,8 @@ pub enum VersionMatch {
 pub struct ObjectFilter {
     pub added_after: Option<NaiveDateTime>,
     pub limit: i64,
-    next: Option<Cursor>,
+    /// The `next` parameter as sent: opened for the reader by [`objects`].
+    next: Option<String>,
     pub ids: Vec<String>,
     pub types: Vec<String>,
     pub versions: Vec<VersionMatch>,
@@ -205,13 +211,7 @@ impl ObjectFilter {
                         })?;
                     filter.limit = limit.min(MAX_LIMIT);
                 }
-                "next" => {
-                    filter.next = Some(Cursor::parse(value).ok_or_else(|| {
-                        TaxiiError::BadRequest(format!(
-                            "next {value:?} is not a cursor from this server"
-                        ))
-                    })?);
-                }
+                "next" => filter.next = Some(value.clone()),
                 "match[id]" => filter.ids.extend(list(value)),
                 "match[type]" => filter.types.extend(list(value)),
                 "match[spec_version]" => filter.spec_versions.extend(list(value)),
@@ -363,7 +363,6 @@ impl Entries {
 
 /// What a batch of changes needs to become objects.
 struct Batch {
-    sources: HashMap<String, String>,
     revisions: HashMap<(String, i32), RevisionRow>,
     /// Per record: the revisions the reader may read and the collection admits, in order.
     readable: HashMap<String, Vec<(i32, NaiveDateTime)>>,
@@ -382,9 +381,8 @@ fn load_batch(
     let mut ids: Vec<String> = rows.iter().map(|r| r.record_id.clone()).collect();
     ids.sort();
     ids.dedup();
-    let sources: HashMap<String, String> = store::sources_of(conn, &ids)?.into_iter().collect();
+    let current = store::rows_of(conn, &ids)?;
     let mut batch = Batch {
-        sources,
         revisions: HashMap::new(),
         readable: HashMap::new(),
         contents: HashMap::new(),
@@ -393,26 +391,23 @@ fn load_batch(
     };
     let mut all = store::revisions_of(conn, &ids)?;
     all.sort_by(|a, b| (&a.record_id, a.revision).cmp(&(&b.record_id, b.revision)));
+    let disclosure = Disclosure::prepare(conn, reader, &current, Some(all.clone()))?;
     let mut end_ids = Vec::new();
     for revision in all {
         let id = revision.record_id.clone();
-        if revision.revision == 1 {
-            batch.created.insert(id.clone(), revision.received_at);
+        if let Some(first) = disclosure.first_seen(&id) {
+            batch.created.insert(id.clone(), first);
         }
-        let source = batch.sources.get(&id).ok_or_else(|| {
-            StorageError::Corrupt(format!("revision of record {id} without a record"))
-        })?;
-        if let Some(content) = readable_revision(reader, source, &revision)? {
+        if let Some(shown) = disclosure.revision(&id, revision.revision) {
+            let content = shown.content;
             if collection.admits(&content) {
                 batch
                     .readable
                     .entry(id.clone())
                     .or_default()
                     .push((revision.revision, revision.received_at));
-                if content.kind == RecordKind::Relationship {
-                    end_ids.extend(content.from.clone());
-                    end_ids.extend(content.to.clone());
-                }
+                end_ids.extend(content.from.clone());
+                end_ids.extend(content.to.clone());
                 if let Some(seen) = content.sighting.as_ref().and_then(|s| s.of.clone()) {
                     end_ids.push(seen);
                 }
@@ -425,8 +420,12 @@ fn load_batch(
     }
     end_ids.sort();
     end_ids.dedup();
-    for (id, content) in readable_current(conn, reader, &end_ids)? {
-        batch.ends.insert(id, export::primary_id(&content));
+    let end_rows = store::rows_of(conn, &end_ids)?;
+    let ends = Disclosure::prepare(conn, reader, &end_rows, None)?;
+    for id in end_ids {
+        if let Some(view) = ends.record(&id) {
+            batch.ends.insert(id, export::primary_id(&view.content));
+        }
     }
     Ok(batch)
 }
@@ -512,13 +511,20 @@ fn organization_sources(conn: &mut DbConnection) -> Result<HashMap<String, Sourc
 fn read_page(
     conn: &mut DbConnection,
     reader: &Reader,
+    key: &CursorKey,
     collection: Collection,
     filter: &ObjectFilter,
     entries: &Entries,
 ) -> Result<Page, TaxiiError> {
     let limit = filter.limit.clamp(1, MAX_LIMIT) as usize;
     let mut page = Page::default();
-    let start = filter.next.unwrap_or(Cursor { seq: 0, skip: 0 });
+    let start = match &filter.next {
+        None => Cursor { seq: 0, skip: 0 },
+        Some(text) => Cursor::open(key, &reader.organization, text).ok_or_else(|| {
+            TaxiiError::BadRequest("next is not a cursor this server gave your organization".into())
+        })?,
+    };
+    let org = &reader.organization;
     let (mut seq, mut skip) = (start.seq, start.skip);
     if seq == 0 {
         let fixed_wanted = !matches!(entries, Entries::Record(_))
@@ -536,7 +542,7 @@ fn read_page(
                             seq: 0,
                             skip: index,
                         }
-                        .text(),
+                        .seal(key, org),
                     );
                     return Ok(page);
                 }
@@ -557,7 +563,7 @@ fn read_page(
     loop {
         if scanned >= SCAN_MAX.max(limit as i64 * 20) {
             page.more = true;
-            page.next = Some(Cursor { seq, skip: 0 }.text());
+            page.next = Some(Cursor { seq, skip: 0 }.seal(key, org));
             return Ok(page);
         }
         let batch_size = SCAN_BATCH.max(limit as i64);
@@ -579,7 +585,7 @@ fn read_page(
                             seq: row.seq,
                             skip: index,
                         }
-                        .text(),
+                        .seal(key, org),
                     );
                     return Ok(page);
                 }
@@ -621,6 +627,7 @@ fn audit_page(
 pub fn objects(
     conn: &mut DbConnection,
     caller: &Caller,
+    key: &CursorKey,
     collection: Collection,
     filter: &ObjectFilter,
     object_id: Option<&str>,
@@ -635,7 +642,7 @@ pub fn objects(
         }
         None => Entries::All,
     };
-    let page = read_page(conn, &reader, collection, &filter, &entries)?;
+    let page = read_page(conn, &reader, key, collection, &filter, &entries)?;
     let detail = json!({ "object": object_id, "filter": format!("{filter:?}") });
     audit_page(conn, caller, action, collection, &page, detail)?;
     // Not found: nothing, and nothing further on (a long scan for an
@@ -897,12 +904,11 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(filter.limit, MAX_LIMIT);
-        assert_eq!(filter.next, Some(Cursor { seq: 12, skip: 3 }));
+        assert_eq!(filter.next.as_deref(), Some("12.3"));
         assert_eq!(filter.types, vec!["indicator", "relationship"]);
         for bad in [
             ("limit", "0"),
             ("limit", "ten"),
-            ("next", "x"),
             ("added_after", "yesterday"),
             ("match[version]", "newest"),
         ] {

@@ -269,26 +269,37 @@ fn demo_curl_lines_work_as_printed() {
     let screened = |step: &str| -> serde_json::Value {
         serde_json::from_str(step.split_once('\n').unwrap().1.trim()).unwrap()
     };
+    // (It already counts its own earlier anonymous sighting, of three deposits.)
     let before = screened(steps[12]);
     assert_eq!(before["matched"], true, "{stdout}");
-    assert_eq!(before["sightings"]["reports"], 0, "{stdout}");
+    assert_eq!(before["sightings"]["reports"], 1, "{stdout}");
+    assert_eq!(before["sightings"]["count"], 3, "{stdout}");
     assert!(
         steps[13].contains("\"kind\":\"sighting\"") && steps[13].contains(strict),
         "{stdout}"
     );
     let after = screened(steps[14]);
-    assert_eq!(after["sightings"]["reports"], 1, "{stdout}");
-    assert_eq!(after["sightings"]["count"], 1, "{stdout}");
-    // Acme learns of Northwind's sighting of its RED address (shared with
-    // Safe Harbor only, anonymous) as time and count, not who or where.
+    assert_eq!(after["sightings"]["reports"], 2, "{stdout}");
+    assert_eq!(after["sightings"]["count"], 4, "{stdout}");
+    // Acme reads Northwind's report of step 13, and learns of the earlier
+    // anonymous sighting of its record shared with Safe Harbor only as
+    // time and count, not who or where.
     let sightings = screened(steps[15]);
-    assert_eq!(sightings["sightings"], serde_json::json!([]), "{stdout}");
+    assert_eq!(
+        sightings["sightings"].as_array().unwrap().len(),
+        1,
+        "{stdout}"
+    );
+    assert_eq!(
+        sightings["sightings"][0]["sighting"]["seen_at"], "2026-11-21T10:00:00Z",
+        "{stdout}"
+    );
     assert_eq!(
         sightings["unshared"],
         serde_json::json!([{ "seen_at": "2026-11-20T14:05:00Z", "count": 3 }]),
         "{stdout}"
     );
-    assert!(!steps[15].contains("northwind"), "{stdout}");
+    assert!(!steps[15].contains("Three deposits"), "{stdout}");
     // The import: two lines stored, the mistyped one reported, exit status 2.
     assert!(
         steps[16].contains("3 lines, 2 accepted, 1 rejected"),

@@ -210,6 +210,7 @@ impl TestApp {
         let org_id = OrganizationId::parse(id).unwrap();
         tracewire::partners::create_organization(
             &mut conn,
+            &tracewire::audit::Actor::command_line(),
             NewOrganization {
                 id: org_id.clone(),
                 name: format!("{id} inc"),
@@ -218,15 +219,23 @@ impl TestApp {
             },
         )
         .unwrap();
-        tracewire::partners::register_certificate(&mut conn, &org_id, &certificate.cert_pem)
-            .unwrap();
+        tracewire::partners::register_certificate(
+            &mut conn,
+            &tracewire::audit::Actor::command_line(),
+            &org_id,
+            &certificate.cert_pem,
+            chrono::TimeDelta::zero(),
+        )
+        .unwrap();
         let client_id = format!("{id}-client");
         tracewire::partners::create_client(
             &mut conn,
+            &tracewire::audit::Actor::command_line(),
             &org_id,
             ClientId::parse(&client_id).unwrap(),
             "test client".into(),
             Scopes::parse(scopes).unwrap(),
+            chrono::TimeDelta::zero(),
         )
         .unwrap();
         TestOrg {

@@ -462,18 +462,35 @@ async fn http_layer_refusals_are_problems(backend: TestBackend) {
         .send_body(body);
     assert_eq!(suffixed.await.unwrap().status(), 201);
 
-    // A malformed cursor is a 400, not silently the first page.
+    // A malformed cursor is a 400, not silently the first page; the
+    // `next` of a page is followed.
     for bad in [
         "nonsense",
         "%27%20or%201=1",
         "0192F000-0000-7000-8000-000000000000",
     ] {
-        app.get(&w.acme, &format!("/v1/records?after={bad}"), Some(&token))
-            .await
-            .assert_problem(400, "bad-request");
+        let reply = app
+            .get(&w.acme, &format!("/v1/records?after={bad}"), Some(&token))
+            .await;
+        assert_eq!(reply.status, 400, "after={bad}: {}", reply.body);
+        reply.assert_problem(400, "bad-request");
     }
+    let second = create(
+        app,
+        &w.acme,
+        vec![address_record(&evm(2), "green", json!({}))],
+    )
+    .await;
+    assert_eq!(second.status, 201, "{}", second.body);
+    let first = app.get(&w.acme, "/v1/records?limit=1", Some(&token)).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let next = first.body["next"].as_str().expect("a second page");
     let page = app
-        .get(&w.acme, &format!("/v1/records?after={id}"), Some(&token))
+        .get(
+            &w.acme,
+            &format!("/v1/records?limit=1&after={next}"),
+            Some(&token),
+        )
         .await;
     assert_eq!(page.status, 200, "{}", page.body);
 }

@@ -5,14 +5,17 @@
 //! `TRACEWIRE_TEST_DATABASE_URL` is set, once more on PostgreSQL (each in
 //! its own schema), through the `on_both_backends!` macro.
 mod helpers;
+mod hub_power;
 
 mod admin;
 mod audit;
 mod changes;
 mod cli;
+mod disclosure;
 mod errors;
 mod ingest;
 mod input_limits;
+mod key_encryption;
 mod operations;
 mod partner_issuers;
 mod records;

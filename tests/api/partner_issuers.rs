@@ -46,6 +46,8 @@ async fn partner_tokens_are_accepted_within_their_limits(backend: TestBackend) {
             jwks_url: None,
             allowed_scopes: vec!["indicators:read".into()],
             accept_jwt_typ: false,
+            jwks_ca: None,
+            jwks_refresh_secs: 30,
         });
     })
     .await;
@@ -112,6 +114,8 @@ async fn partner_token_types_follow_the_issuer_setting(backend: TestBackend) {
                 jwks_url: None,
                 allowed_scopes: vec!["indicators:read".into()],
                 accept_jwt_typ: lenient,
+                jwks_ca: None,
+                jwks_refresh_secs: 30,
             });
         }
     })
@@ -147,7 +151,129 @@ async fn partner_token_types_follow_the_issuer_setting(backend: TestBackend) {
     }
 }
 
+/// A JWKS served over HTTPS by a real server, whose key set the test changes.
+struct JwksServer {
+    port: u16,
+    keys: std::sync::Arc<std::sync::Mutex<String>>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl JwksServer {
+    fn start(pki: &crate::helpers::TestPki, keys: String) -> JwksServer {
+        use rustls::pki_types::pem::PemObject;
+        let chain: Vec<rustls::pki_types::CertificateDer<'static>> =
+            rustls::pki_types::CertificateDer::pem_file_iter(pki.dir.join("server.pem"))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_file(pki.dir.join("server-key.pem"))
+            .unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+        let keys = std::sync::Arc::new(std::sync::Mutex::new(keys));
+        let served = keys.clone();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = actix_web::HttpServer::new(move || {
+            let served = served.clone();
+            actix_web::App::new().route(
+                "/jwks.json",
+                actix_web::web::get().to(move || {
+                    let body = served.lock().unwrap().clone();
+                    async move {
+                        actix_web::HttpResponse::Ok()
+                            .content_type("application/json")
+                            .body(body)
+                    }
+                }),
+            )
+        })
+        .workers(1)
+        .listen_rustls_0_23(listener, config)
+        .unwrap()
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        JwksServer { port, keys, handle }
+    }
+}
+
+fn signing_key(key: &tracewire::storage::signing_keys::SigningKeyRow) -> ActiveKey {
+    ActiveKey {
+        kid: key.kid.clone(),
+        algorithm: Algorithm::ES256,
+        key: EncodingKey::from_ec_pem(key.private_key_pem.as_bytes()).unwrap(),
+    }
+}
+
+/// A partner issuer's JWKS by URL, from a real HTTPS server: its keys are
+/// loaded at start, a rotation is picked up when a token names the new
+/// `kid` (and the withdrawn key stops working), and while the issuer is
+/// unreachable the keys already loaded keep working and unknown ones are
+/// refused quickly with a 401.
+async fn partner_jwks_by_url_rotates_and_survives_an_outage(backend: TestBackend) {
+    let first = generate_key("ES256").unwrap();
+    let second = generate_key("ES256").unwrap();
+    let third = generate_key("ES256").unwrap();
+    let jwks = |key: &tracewire::storage::signing_keys::SigningKeyRow| {
+        format!("{{\"keys\":[{}]}}", key.public_jwk)
+    };
+    let holder = tempfile::tempdir().unwrap();
+    let holder_pki = crate::helpers::TestPki::create(holder.path());
+    let server = JwksServer::start(&holder_pki, jwks(&first));
+    let url = format!("https://127.0.0.1:{}/jwks.json", server.port);
+    let ca = holder_pki.dir.join("ca.pem");
+    let app = TestApp::spawn_with(backend, move |settings, _| {
+        settings.auth.trusted_issuers.push(TrustedIssuerSettings {
+            issuer: PARTNER_ISSUER.into(),
+            organization: "partner".into(),
+            jwks_file: None,
+            jwks_url: Some(url),
+            allowed_scopes: vec!["indicators:read".into()],
+            accept_jwt_typ: false,
+            jwks_ca: Some(ca),
+            jwks_refresh_secs: 1,
+        });
+    })
+    .await;
+    let partner = app.add_org("partner", OrganizationType::Exchange, "indicators:read");
+    let token = |key| sign(&partner_claims(&partner, true), &signing_key(key)).unwrap();
+
+    let me = app.get(&partner, "/v1/whoami", Some(&token(&first))).await;
+    assert_eq!(me.status, 200, "keys loaded at start: {}", me.body);
+
+    // The partner rotates: the new key is fetched when first seen, the old one is gone.
+    *server.keys.lock().unwrap() = jwks(&second);
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let me = app.get(&partner, "/v1/whoami", Some(&token(&second))).await;
+    assert_eq!(me.status, 200, "rotation picked up: {}", me.body);
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let old = app.get(&partner, "/v1/whoami", Some(&token(&first))).await;
+    assert_eq!(old.status, 401, "{}", old.body);
+
+    // The issuer goes away: loaded keys keep working, unknown ones fail fast.
+    server.handle.stop(true).await;
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let started = std::time::Instant::now();
+    let unknown = app.get(&partner, "/v1/whoami", Some(&token(&third))).await;
+    assert_eq!(unknown.status, 401, "{}", unknown.body);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(11),
+        "an unreachable issuer answers within the fetch timeout: {:?}",
+        started.elapsed()
+    );
+    let me = app.get(&partner, "/v1/whoami", Some(&token(&second))).await;
+    assert_eq!(me.status, 200, "{}", me.body);
+}
+
 crate::on_both_backends!(
     partner_tokens_are_accepted_within_their_limits,
     partner_token_types_follow_the_issuer_setting,
+    partner_jwks_by_url_rotates_and_survives_an_outage,
 );

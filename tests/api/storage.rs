@@ -64,7 +64,100 @@ async fn migrations_are_idempotent_and_values_round_trip(backend: TestBackend) {
     );
 }
 
-crate::on_both_backends!(migrations_are_idempotent_and_values_round_trip);
+/// Applies the migrations of the previous release (before 2026-12-01) only.
+fn migrate_to_previous_release(url: &str) {
+    use diesel_migrations::MigrationHarness;
+    let previous = |name: String| name.as_str() < "2026-12-01";
+    if url.starts_with("sqlite") {
+        let path = url.trim_start_matches("sqlite://");
+        let mut conn = diesel::SqliteConnection::establish(path).unwrap();
+        // (Listing the pending migrations also creates diesel's own table.)
+        let all = conn
+            .pending_migrations(tracewire::storage::SQLITE_MIGRATIONS)
+            .unwrap();
+        for migration in all.iter().filter(|m| previous(m.name().to_string())) {
+            conn.run_migration(migration.as_ref()).unwrap();
+        }
+    } else {
+        let mut conn = diesel::PgConnection::establish(url).unwrap();
+        let all = conn
+            .pending_migrations(tracewire::storage::POSTGRES_MIGRATIONS)
+            .unwrap();
+        for migration in all.iter().filter(|m| previous(m.name().to_string())) {
+            conn.run_migration(migration.as_ref()).unwrap();
+        }
+    }
+}
+
+/// A database made by the previous release keeps what it holds when
+/// upgraded: its certificates and clients stay in effect (not pending),
+/// its records read back the same.
+async fn upgrading_keeps_registrations_in_effect(backend: TestBackend) {
+    use tracewire::domain::ClientId;
+    use tracewire::storage::{api_clients, certificates};
+    let dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::create(&backend, dir.path());
+    migrate_to_previous_release(&database.url);
+    {
+        let db = Database::connect(
+            &DatabaseUrl::parse(&database.url).unwrap(),
+            1,
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        let mut conn = db.get().unwrap();
+        // Written with the previous schema's columns only.
+        diesel::sql_query(
+            "INSERT INTO organizations (id, name, org_type, certificate_subject, created_at, disabled_at) \
+             VALUES ('acme', 'Acme', 'forensics', NULL, '2026-11-30 10:00:00', NULL)",
+        )
+        .execute(&mut *conn)
+        .unwrap();
+        diesel::sql_query(
+            "INSERT INTO org_certificates (fingerprint, organization_id, subject, serial, not_after, created_at, revoked_at) \
+             VALUES ('ab12', 'acme', 'CN=acme', '01', '2030-01-01 00:00:00', '2026-11-30 10:00:00', NULL)",
+        )
+        .execute(&mut *conn)
+        .unwrap();
+        diesel::sql_query(
+            "INSERT INTO api_clients (id, organization_id, name, scopes, created_at, disabled_at) \
+             VALUES ('acme-client', 'acme', 'Acme', 'indicators:read', '2026-11-30 10:00:00', NULL)",
+        )
+        .execute(&mut *conn)
+        .unwrap();
+    }
+    let db = Database::connect(
+        &DatabaseUrl::parse(&database.url).unwrap(),
+        1,
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    let applied = db.migrate().unwrap();
+    assert!(
+        applied.iter().any(|m| m.starts_with("20261201")),
+        "{applied:?}"
+    );
+    let mut conn = db.get().unwrap();
+    let acme = OrganizationId::parse("acme").unwrap();
+    assert_eq!(
+        certificates::registration(&mut conn, "ab12").unwrap(),
+        certificates::Registration::Active(acme.clone())
+    );
+    let client = api_clients::find_active(&mut conn, &ClientId::parse("acme-client").unwrap())
+        .unwrap()
+        .expect("the client stays in effect");
+    assert_eq!(client.pending_until, None);
+    assert_eq!(organizations::find(&mut conn, &acme).unwrap().name, "Acme");
+    // The new table works: the cursor key is made once and kept.
+    let first = tracewire::storage::secrets::get_or_create(&mut conn, "k", || "aa".into()).unwrap();
+    let again = tracewire::storage::secrets::get_or_create(&mut conn, "k", || "bb".into()).unwrap();
+    assert_eq!((first.as_str(), again.as_str()), ("aa", "aa"));
+}
+
+crate::on_both_backends!(
+    migrations_are_idempotent_and_values_round_trip,
+    upgrading_keeps_registrations_in_effect,
+);
 
 #[test]
 fn migration_folders_have_identical_names() {

@@ -152,10 +152,50 @@ async fn certificates_under_the_hub_ca_map_by_subject(backend: TestBackend) {
             .execute(&mut *conn)
             .unwrap();
     }
+    let fingerprint = tracewire::auth::PeerCertificate::from_pem(&second.cert_pem)
+        .unwrap()
+        .fingerprint;
     let mapped = crate::helpers::TestOrg {
         certificate: second,
         ..org.clone()
     };
+    // Its first use registers it, audited and shown to Acme; Acme is
+    // onboarded, so it is pending until Acme confirms it (the hub's CA
+    // cannot silently speak for a partner).
+    let (status, body) = app.request_token(&mapped, &mapped.client_id, None).await;
+    assert_eq!(status, 401, "{body}");
+    let own_token = app.token(&org).await;
+    let own = app.get(&org, "/v1/organization", Some(&own_token)).await;
+    assert!(
+        own.body["certificates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["fingerprint"] == fingerprint.as_str() && c["pending_until"].is_string()),
+        "{}",
+        own.body
+    );
+    let history = app
+        .get(&org, "/v1/organization/history", Some(&own_token))
+        .await;
+    assert!(
+        history
+            .body
+            .to_string()
+            .contains("admin.certificate.subject_mapped"),
+        "{}",
+        history.body
+    );
+    let confirmed = app
+        .send_json(
+            &org,
+            awc::http::Method::POST,
+            &format!("/v1/organization/certificates/{fingerprint}/confirm"),
+            &own_token,
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(confirmed.status, 200, "{}", confirmed.body);
     let token = app.token(&mapped).await;
     let reply = app.get(&mapped, "/v1/whoami", Some(&token)).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
@@ -171,9 +211,20 @@ async fn certificates_under_the_hub_ca_map_by_subject(backend: TestBackend) {
     {
         let mut conn = app.db.get().unwrap();
         let acme = tracewire::domain::OrganizationId::parse("acme").unwrap();
-        let registered =
-            tracewire::partners::register_certificate(&mut conn, &acme, &third.cert_pem).unwrap();
-        tracewire::partners::revoke_certificate(&mut conn, &registered.fingerprint).unwrap();
+        let registered = tracewire::partners::register_certificate(
+            &mut conn,
+            &tracewire::audit::Actor::command_line(),
+            &acme,
+            &third.cert_pem,
+            chrono::TimeDelta::zero(),
+        )
+        .unwrap();
+        tracewire::partners::revoke_certificate(
+            &mut conn,
+            &tracewire::audit::Actor::command_line(),
+            &registered.fingerprint,
+        )
+        .unwrap();
     }
     let withdrawn = crate::helpers::TestOrg {
         certificate: third,

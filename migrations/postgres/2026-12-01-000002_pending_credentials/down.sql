@@ -1,0 +1,2 @@
+ALTER TABLE org_certificates DROP COLUMN pending_until;
+ALTER TABLE api_clients DROP COLUMN pending_until;
