@@ -137,6 +137,11 @@ pub struct TrustedIssuerSettings {
     /// Scopes the partner's tokens may grant (intersected with the token's `scope`).
     /// `admin` is never granted through a partner issuer.
     pub allowed_scopes: Vec<String>,
+    /// Also accept this issuer's tokens whose JWT header `typ` is `JWT` or
+    /// absent (identity providers that do not mark access tokens as RFC
+    /// 9068 asks). Default false: only `at+jwt`.
+    #[serde(default)]
+    pub accept_jwt_typ: bool,
     /// With `jwks_url`: a PEM bundle of CAs trusted for that server besides
     /// the public ones (a partner's private PKI).
     #[serde(default)]

@@ -62,8 +62,15 @@ impl FieldError {
 pub enum ApiError {
     #[error("not found")]
     NotFound,
+    /// The path exists, not with this method; the methods it has (for `Allow`).
     #[error("method not allowed")]
-    MethodNotAllowed,
+    MethodNotAllowed(Vec<&'static str>),
+    /// The request target (path and query) is longer than the server reads.
+    #[error("request target longer than {limit} bytes")]
+    UriTooLong { limit: usize },
+    /// The request's header fields are larger than the server reads.
+    #[error("request header fields larger than {limit} bytes")]
+    HeadersTooLarge { limit: usize },
     #[error("malformed request: {0}")]
     BadRequest(String),
     #[error("invalid JSON body: {0}")]
@@ -143,7 +150,9 @@ impl ApiError {
     pub fn slug(&self) -> &'static str {
         match self {
             ApiError::NotFound => "not-found",
-            ApiError::MethodNotAllowed => "method-not-allowed",
+            ApiError::MethodNotAllowed(_) => "method-not-allowed",
+            ApiError::UriTooLong { .. } => "uri-too-long",
+            ApiError::HeadersTooLarge { .. } => "header-fields-too-large",
             ApiError::BadRequest(_) => "bad-request",
             ApiError::InvalidJson(_) => "invalid-json",
             ApiError::PayloadTooLarge { .. } => "payload-too-large",
@@ -172,7 +181,9 @@ impl ApiError {
     fn title(&self) -> &'static str {
         match self {
             ApiError::NotFound => "Resource not found",
-            ApiError::MethodNotAllowed => "Method not allowed",
+            ApiError::MethodNotAllowed(_) => "Method not allowed",
+            ApiError::UriTooLong { .. } => "Request target too long",
+            ApiError::HeadersTooLarge { .. } => "Request header fields too large",
             ApiError::BadRequest(_) => "Malformed request",
             ApiError::InvalidJson(_) => "Invalid JSON body",
             ApiError::PayloadTooLarge { .. } => "Request body too large",
@@ -197,7 +208,16 @@ impl ApiError {
             ApiError::NotFound => {
                 Some("no resource at this path, or it is not visible to you".into())
             }
-            ApiError::MethodNotAllowed => None,
+            ApiError::MethodNotAllowed(allow) if allow.is_empty() => None,
+            ApiError::MethodNotAllowed(allow) => {
+                Some(format!("this path allows {}", allow.join(", ")))
+            }
+            ApiError::UriTooLong { limit } => Some(format!(
+                "the path and query may be at most {limit} bytes"
+            )),
+            ApiError::HeadersTooLarge { limit } => Some(format!(
+                "the header fields may be at most {limit} bytes in all"
+            )),
             ApiError::NotSource => Some(
                 "only the source organization can change this record; share your own record instead".into(),
             ),
@@ -249,7 +269,9 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
+            ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::BadRequest(_) | ApiError::InvalidJson(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -297,6 +319,11 @@ impl ResponseError for ApiError {
             }
             ApiError::RateLimited { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, *retry_after_secs));
+            }
+            ApiError::MethodNotAllowed(allow) => {
+                if let Ok(value) = HeaderValue::from_str(&allow.join(", ")) {
+                    response.insert_header((header::ALLOW, value));
+                }
             }
             _ => {}
         }
@@ -362,7 +389,17 @@ impl From<crate::partners::AdminError> for ApiError {
 pub fn problem_for_status(status: StatusCode) -> Problem {
     let error = match status {
         StatusCode::NOT_FOUND => ApiError::NotFound,
-        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed(Vec::new()),
+        StatusCode::URI_TOO_LONG => {
+            return generic(status, "uri-too-long", "Request target too long")
+        }
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => {
+            return generic(
+                status,
+                "header-fields-too-large",
+                "Request header fields too large",
+            )
+        }
         StatusCode::PAYLOAD_TOO_LARGE => {
             return generic(status, "payload-too-large", "Request body too large")
         }

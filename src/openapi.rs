@@ -69,7 +69,7 @@ Errors are RFC 9457 problem documents with a stable `type` (`urn:tracewire:probl
         crate::api::ops::readyz,
         crate::api::ops::metrics,
     ),
-    modifiers(&SecuritySchemes, &AuthenticationResponses),
+    modifiers(&SecuritySchemes, &AuthenticationResponses, &EnforcedLimits),
     tags(
         (name = "auth", description = "Tokens and identity"),
         (name = "records", description = "Intelligence records: addresses, wallets, entities, relationships"),
@@ -178,3 +178,189 @@ impl Modify for AuthenticationResponses {
         }
     }
 }
+
+/// What the server enforces beyond each handler's annotations: the
+/// refusals every API operation can get before its handler runs (400 for a
+/// path or query that is not UTF-8, 415 for a body that is not JSON, 422
+/// for a query value or path parameter with a control character,
+/// TAXII 404s), and the list query's per-route bounds (the query type is
+/// shared by list, export and count).
+struct EnforcedLimits;
+
+/// A string without control characters (C0, DEL, C1).
+const NO_CONTROL_CHARACTERS: &str = r"^[^\x00-\x1F\x7F-\x9F]*$";
+
+impl Modify for EnforcedLimits {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        list_item_limits(openapi);
+        use utoipa::openapi::path::{Operation, ParameterIn};
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder, Schema};
+        let error = |taxii: bool, description: &str| {
+            let (media_type, schema) = if taxii {
+                (crate::taxii::TAXII_MEDIA_TYPE, "TaxiiErrorBody")
+            } else {
+                ("application/problem+json", "Problem")
+            };
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    media_type,
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name(schema)))
+                        .build(),
+                )
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let taxii = path.starts_with("/taxii2/");
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let operational = operation
+                    .tags
+                    .as_ref()
+                    .is_some_and(|tags| tags.iter().any(|t| t == "operations"));
+                if operational {
+                    continue;
+                }
+                per_route_parameters(operation);
+                no_control_characters(operation);
+                let has_query = operation.parameters.as_ref().is_some_and(|ps| {
+                    ps.iter()
+                        .any(|p| matches!(p.parameter_in, ParameterIn::Query))
+                });
+                let has_input = operation.request_body.is_some()
+                    || operation.parameters.as_ref().is_some_and(|ps| {
+                        ps.iter()
+                            .any(|p| matches!(p.parameter_in, ParameterIn::Path))
+                    });
+                let responses = &mut operation.responses.responses;
+                responses.entry("400".into()).or_insert_with(|| {
+                    error(taxii, "Malformed request: a path or query that is not UTF-8 or holds control characters, a body that is not the expected JSON, a bad cursor").into()
+                });
+                if operation.request_body.is_some() {
+                    responses.entry("415".into()).or_insert_with(|| {
+                        error(
+                            taxii,
+                            "The Content-Type is not the one this operation reads",
+                        )
+                        .into()
+                    });
+                }
+                if has_query || has_input {
+                    responses.entry("422".into()).or_insert_with(|| {
+                        error(taxii, "A value was refused (each offending field is named)").into()
+                    });
+                }
+                if taxii {
+                    responses.entry("406".into()).or_insert_with(|| {
+                        error(
+                            true,
+                            "The request does not accept application/taxii+json;version=2.1",
+                        )
+                        .into()
+                    });
+                }
+                if taxii && path.contains('{') {
+                    responses.entry("404".into()).or_insert_with(|| {
+                        error(
+                            true,
+                            "No such collection, object or status, or not visible to you",
+                        )
+                        .into()
+                    });
+                }
+            }
+        }
+
+        /// Path and query strings may not hold control characters (the
+        /// server refuses them before routing with a 422 naming the
+        /// parameter), and a path segment is never empty.
+        fn no_control_characters(operation: &mut Operation) {
+            use utoipa::openapi::schema::{SchemaType, Type};
+            for parameter in operation.parameters.iter_mut().flatten() {
+                let in_path = matches!(parameter.parameter_in, ParameterIn::Path);
+                if !in_path && !matches!(parameter.parameter_in, ParameterIn::Query) {
+                    continue;
+                }
+                let Some(RefOr::T(Schema::Object(schema))) = parameter.schema.as_mut() else {
+                    continue;
+                };
+                let plain_string = matches!(schema.schema_type, SchemaType::Type(Type::String))
+                    && schema.pattern.is_none()
+                    && schema.format.is_none()
+                    && schema.enum_values.is_none();
+                if plain_string {
+                    schema.pattern = Some(NO_CONTROL_CHARACTERS.into());
+                    if in_path {
+                        schema.min_length = Some(1);
+                    }
+                }
+            }
+        }
+
+        /// `limit` is 1–1000 on the list, 1–100,000 on the export; a count
+        /// has no pages and no format, and only the export has a format.
+        fn per_route_parameters(operation: &mut Operation) {
+            let id = operation.operation_id.clone().unwrap_or_default();
+            let Some(parameters) = operation.parameters.as_mut() else {
+                return;
+            };
+            match id.as_str() {
+                "list_records" => {
+                    parameters.retain(|p| p.name != "format");
+                    for p in parameters.iter_mut().filter(|p| p.name == "limit") {
+                        if let Some(RefOr::T(Schema::Object(schema))) = p.schema.as_mut() {
+                            schema.maximum = Some(1000.into());
+                        }
+                    }
+                }
+                "count_records" => {
+                    parameters.retain(|p| !["limit", "after", "format"].contains(&p.name.as_str()))
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// What each item of a record's lists may be (utoipa states the list's
+/// length, not its items'): names and ids at most 500 characters, audience
+/// members organization or community identifiers (as `records::input`
+/// and the identifier types enforce).
+fn list_item_limits(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::schema::ArrayItems;
+    use utoipa::openapi::{RefOr, Schema};
+    let Some(components) = openapi.components.as_mut() else {
+        return;
+    };
+    let items: [(&str, &str, Option<usize>, Option<&str>); 5] = [
+        ("RecordInput", "aliases", Some(500), None),
+        ("RecordInput", "categories", Some(500), None),
+        ("RecordInput", "derived_from", Some(500), None),
+        ("AudienceInput", "organizations", Some(63), Some(IDENTIFIER)),
+        ("AudienceInput", "communities", Some(63), Some(IDENTIFIER)),
+    ];
+    for (schema, property, max_length, pattern) in items {
+        let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(schema) else {
+            continue;
+        };
+        let Some(RefOr::T(Schema::Array(array))) = object.properties.get_mut(property) else {
+            continue;
+        };
+        if let ArrayItems::RefOrSchema(item) = &mut array.items {
+            if let RefOr::T(Schema::Object(item)) = item.as_mut() {
+                item.max_length = max_length;
+                item.pattern = pattern.map(str::to_owned);
+            }
+        }
+    }
+}
+
+/// Organization, client and community identifiers.
+const IDENTIFIER: &str = "^[a-z0-9][a-z0-9-]{1,62}$";

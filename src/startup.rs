@@ -118,6 +118,7 @@ impl Application {
                 .app_data(query)
                 .app_data(api::taxii::MaxContentLength(max_body))
                 .wrap(from_fn(api::rate_limit::per_organization))
+                .wrap(from_fn(api::request_limits))
                 .wrap(Compress::default())
                 .wrap(api::problem_responses())
                 .wrap(from_fn(api::observe))

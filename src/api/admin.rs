@@ -13,7 +13,7 @@ use crate::storage::communities::Community;
 use crate::storage::organizations::{self, NewOrganization, Organization};
 use crate::storage::{signing_keys, Database};
 use actix_web::{delete, get, patch, post, put, web, HttpResponse};
-use chrono::NaiveDateTime;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -50,7 +50,7 @@ pub struct OrganizationView {
     pub org_type: OrganizationType,
     /// Subject DN mapped to this organization for certificates issued by the hub CA.
     pub certificate_subject: Option<String>,
-    pub created_at: NaiveDateTime,
+    pub created_at: DateTime<Utc>,
     pub disabled: bool,
 }
 
@@ -61,7 +61,7 @@ impl From<Organization> for OrganizationView {
             name: o.name,
             org_type: o.org_type,
             certificate_subject: o.certificate_subject,
-            created_at: o.created_at,
+            created_at: o.created_at.and_utc(),
             disabled: o.disabled_at.is_some(),
         }
     }
@@ -74,13 +74,13 @@ pub struct CertificateView {
     pub organization: String,
     pub subject: String,
     pub serial: String,
-    pub not_after: NaiveDateTime,
-    pub created_at: NaiveDateTime,
-    pub revoked_at: Option<NaiveDateTime>,
+    pub not_after: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
     /// Pending: not in effect before this time unless the organization
     /// confirms it first (absent: in effect).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending_until: Option<chrono::DateTime<chrono::Utc>>,
+    pub pending_until: Option<DateTime<Utc>>,
 }
 
 impl From<RegisteredCertificate> for CertificateView {
@@ -90,9 +90,9 @@ impl From<RegisteredCertificate> for CertificateView {
             organization: c.organization_id.to_string(),
             subject: c.subject,
             serial: c.serial,
-            not_after: c.not_after,
-            created_at: c.created_at,
-            revoked_at: c.revoked_at,
+            not_after: c.not_after.and_utc(),
+            created_at: c.created_at.and_utc(),
+            revoked_at: c.revoked_at.map(|t| t.and_utc()),
             pending_until: c
                 .pending_until
                 .filter(|until| *until > crate::storage::now())
@@ -107,7 +107,7 @@ pub struct ApiClientView {
     pub organization: String,
     pub name: String,
     pub scopes: Vec<String>,
-    pub created_at: NaiveDateTime,
+    pub created_at: DateTime<Utc>,
     pub disabled: bool,
     /// Pending: not in effect before this time unless the organization
     /// confirms it first (absent: in effect).
@@ -122,7 +122,7 @@ impl From<ApiClient> for ApiClientView {
             organization: c.organization_id.to_string(),
             name: c.name,
             scopes: c.scopes.iter().map(|s| s.to_string()).collect(),
-            created_at: c.created_at,
+            created_at: c.created_at.and_utc(),
             disabled: c.disabled_at.is_some(),
             pending_until: c
                 .pending_until
@@ -139,7 +139,7 @@ pub struct CommunityView {
     pub description: String,
     /// Member organization ids.
     pub members: Vec<String>,
-    pub created_at: NaiveDateTime,
+    pub created_at: DateTime<Utc>,
 }
 
 impl From<Community> for CommunityView {
@@ -149,7 +149,7 @@ impl From<Community> for CommunityView {
             name: c.name,
             description: c.description,
             members: c.members.iter().map(|m| m.to_string()).collect(),
-            created_at: c.created_at,
+            created_at: c.created_at.and_utc(),
         }
     }
 }
@@ -158,9 +158,20 @@ impl From<Community> for CommunityView {
 pub struct SigningKeyView {
     pub kid: String,
     pub algorithm: String,
-    pub created_at: NaiveDateTime,
+    pub created_at: DateTime<Utc>,
     /// When the key stopped signing; it still verifies until its tokens expire.
-    pub retired_at: Option<NaiveDateTime>,
+    pub retired_at: Option<DateTime<Utc>>,
+}
+
+impl From<signing_keys::SigningKeyRow> for SigningKeyView {
+    fn from(k: signing_keys::SigningKeyRow) -> Self {
+        SigningKeyView {
+            kid: k.kid,
+            algorithm: k.algorithm,
+            created_at: k.created_at.and_utc(),
+            retired_at: k.retired_at.map(|t| t.and_utc()),
+        }
+    }
 }
 
 // ---- requests ----------------------------------------------------------------
@@ -171,11 +182,14 @@ pub struct CreateOrganization {
     /// Stable id: 2–63 characters of a-z, 0-9 and `-`.
     #[schema(example = "acme-forensics")]
     pub id: String,
-    #[schema(example = "Acme Forensics Ltd")]
+    /// 1 to 200 characters, no control characters.
+    #[schema(example = "Acme Forensics Ltd", min_length = 1, max_length = 200)]
     pub name: String,
+    /// forensics, ngo, exchange, law_enforcement, hub or other.
     #[serde(rename = "type")]
     pub org_type: String,
-    /// Optional subject DN mapping for certificates issued by the hub CA.
+    /// Optional subject DN mapping for certificates issued by the hub CA (at most 1000 characters).
+    #[schema(min_length = 1, max_length = 1000)]
     pub certificate_subject: Option<String>,
 }
 
@@ -229,8 +243,11 @@ pub struct CreateApiClient {
     /// The `client_id`: 2–63 characters of a-z, 0-9 and `-`.
     #[schema(example = "acme-forensics-ingest")]
     pub id: String,
+    /// 1 to 200 characters, no control characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
-    #[schema(example = json!(["indicators:read", "indicators:write"]))]
+    /// At least one scope.
+    #[schema(example = json!(["indicators:read", "indicators:write"]), min_items = 1)]
     pub scopes: Vec<String>,
 }
 
@@ -239,8 +256,12 @@ pub struct CreateApiClient {
 pub struct CreateCommunity {
     #[schema(example = "anti-trafficking")]
     pub id: String,
+    /// 1 to 200 characters, no control characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
+    /// At most 2000 characters; tab and line feed are the only control characters allowed.
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub description: String,
 }
 
@@ -512,8 +533,8 @@ async fn create_community(
     let id = errors.check("id", CommunityId::parse(&body.id));
     let name = errors.check("name", parse_display_name("name", &body.name, 200));
     let description = body.description;
-    if description.chars().count() > 2000 {
-        errors.check::<(), _>("description", Err("at most 2000 characters"));
+    if let Some(problem) = crate::domain::text_problem(&description, 2000, true) {
+        errors.check::<(), _>("description", Err(problem));
     }
     let (id, name) = errors.finish(id.zip(name))?;
     let community = db
@@ -579,14 +600,7 @@ async fn remove_member(
 // ---- signing keys -----------------------------------------------------------------------
 
 fn key_views(rows: Vec<signing_keys::SigningKeyRow>) -> Vec<SigningKeyView> {
-    rows.into_iter()
-        .map(|k| SigningKeyView {
-            kid: k.kid,
-            algorithm: k.algorithm,
-            created_at: k.created_at,
-            retired_at: k.retired_at,
-        })
-        .collect()
+    rows.into_iter().map(SigningKeyView::from).collect()
 }
 
 /// List the token signing keys still published.

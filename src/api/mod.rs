@@ -20,7 +20,7 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, Next};
-use actix_web::{error, web, HttpRequest, HttpResponse};
+use actix_web::{error, mime, web, HttpMessage, HttpRequest, HttpResponse};
 use std::time::Instant;
 use tracing::Instrument;
 
@@ -36,6 +36,9 @@ pub fn extractor_configs(
 ) {
     let json = web::JsonConfig::default()
         .limit(max_body_bytes)
+        // (`text/json` and other non-`application/` JSON types are refused
+        // by `request_limits`: actix's own check looks at the subtype only.)
+        .content_type_required(true)
         .error_handler(|err, _req: &HttpRequest| {
             let api_error = match &err {
                 error::JsonPayloadError::OverflowKnownLength { limit, .. }
@@ -103,8 +106,212 @@ pub fn configure_ops(cfg: &mut web::ServiceConfig) {
         .default_service(web::to(not_found));
 }
 
-async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound)
+/// What no route matched: a 405 with `Allow` when the path exists with
+/// other methods (TRACE included), else a 404.
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let allow = allowed_methods(req.path());
+    if allow.is_empty() {
+        Err(ApiError::NotFound)
+    } else {
+        Err(ApiError::MethodNotAllowed(allow))
+    }
+}
+
+/// One segment of a documented path: literal text, or a `{parameter}`.
+#[derive(Debug, Clone)]
+enum Segment {
+    Literal(String),
+    Parameter(String),
+}
+
+/// The routes of the OpenAPI document, as path segments, with their methods.
+type RouteTable = Vec<(Vec<Segment>, &'static str)>;
+
+fn route_table() -> &'static RouteTable {
+    static TABLE: std::sync::OnceLock<RouteTable> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        use utoipa::OpenApi;
+        let doc = crate::openapi::ApiDoc::openapi();
+        let mut table = Vec::new();
+        for (path, item) in &doc.paths.paths {
+            let segments: Vec<Segment> = path
+                .split('/')
+                .map(
+                    |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                        Some(name) => Segment::Parameter(name.to_owned()),
+                        None => Segment::Literal(s.to_owned()),
+                    },
+                )
+                .collect();
+            // The operations listener's routes are not served here.
+            let served = |operation: &Option<utoipa::openapi::path::Operation>| {
+                operation.as_ref().is_some_and(|o| {
+                    !o.tags
+                        .as_ref()
+                        .is_some_and(|tags| tags.iter().any(|t| t == "operations"))
+                })
+            };
+            let methods = [
+                ("GET", served(&item.get)),
+                ("POST", served(&item.post)),
+                ("PUT", served(&item.put)),
+                ("PATCH", served(&item.patch)),
+                ("DELETE", served(&item.delete)),
+            ];
+            for (method, present) in methods {
+                if present {
+                    table.push((segments.clone(), method));
+                }
+            }
+        }
+        table
+    })
+}
+
+/// The documented routes whose template `path` (as sent) matches.
+fn matching_routes(path: &str) -> impl Iterator<Item = &'static (Vec<Segment>, &'static str)> {
+    let segments: Vec<String> = path.split('/').map(str::to_owned).collect();
+    route_table().iter().filter(move |(template, _)| {
+        template.len() == segments.len()
+            && template.iter().zip(&segments).all(|(t, s)| match t {
+                Segment::Literal(literal) => literal == s,
+                Segment::Parameter(_) => !s.is_empty(),
+            })
+    })
+}
+
+/// The name of the path parameter at segment `index` of `path`, if a
+/// documented route has one there.
+fn path_parameter(path: &str, index: usize) -> Option<&'static str> {
+    matching_routes(path).find_map(|(template, _)| match template.get(index) {
+        Some(Segment::Parameter(name)) => Some(name.as_str()),
+        _ => None,
+    })
+}
+
+/// The methods the documented routes serve at `path` (empty when none).
+pub fn allowed_methods(path: &str) -> Vec<&'static str> {
+    let mut allow: Vec<&'static str> = matching_routes(path).map(|(_, method)| *method).collect();
+    let order = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+    allow.sort_by_key(|m| order.iter().position(|o| o == m));
+    allow.dedup();
+    allow
+}
+
+/// The longest request target (path and query) read, in bytes: longer is a 414.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// The most bytes of header fields (names and values) read: more is a 431.
+/// (Request heads over 128 KiB, or with more than 96 fields, are refused by
+/// the HTTP parser before this check, with a bare 431 or 400.)
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// Why a request's target or headers are refused before routing, if they are.
+fn check_request_target(req: &ServiceRequest) -> Result<(), ApiError> {
+    let target_length = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().len())
+        .unwrap_or_default();
+    if target_length > MAX_URI_BYTES {
+        return Err(ApiError::UriTooLong {
+            limit: MAX_URI_BYTES,
+        });
+    }
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return Err(ApiError::HeadersTooLarge {
+            limit: MAX_HEADER_BYTES,
+        });
+    }
+    // JSON is `application/json` or `application/<something>+json`.
+    if let Ok(Some(mime)) = req.mime_type() {
+        let names_json = mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON);
+        if names_json && mime.type_() != mime::APPLICATION {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "{mime} is not a JSON media type: send Content-Type: application/json"
+            )));
+        }
+    }
+    for (index, segment) in req.path().split('/').enumerate() {
+        let decoded = percent_encoding::percent_decode_str(segment).collect::<Vec<u8>>();
+        let Ok(decoded) = String::from_utf8(decoded) else {
+            return Err(ApiError::BadRequest("the path is not valid UTF-8".into()));
+        };
+        if let Some(c) = crate::domain::control_character(&decoded, false) {
+            // A documented parameter is named, as a field; elsewhere, the path is malformed.
+            return Err(match path_parameter(req.path(), index) {
+                Some(name) => ApiError::Validation(vec![crate::error::FieldError::new(
+                    name,
+                    format!(
+                        "must not contain control characters; found U+{:04X}",
+                        c as u32
+                    ),
+                )]),
+                None => ApiError::BadRequest("the path must not contain control characters".into()),
+            });
+        }
+    }
+    let mut errors = Vec::new();
+    for pair in req.query_string().split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let decode = |part: &str| {
+            let plus_as_space = part.replace('+', " ");
+            let bytes: Vec<u8> = percent_encoding::percent_decode_str(&plus_as_space).collect();
+            String::from_utf8(bytes)
+        };
+        let (Ok(name), Ok(value)) = (decode(name), decode(value)) else {
+            return Err(ApiError::BadRequest(
+                "the query is not valid UTF-8 (percent-encode UTF-8 bytes)".into(),
+            ));
+        };
+        if name.chars().any(char::is_control) {
+            return Err(ApiError::BadRequest(
+                "query parameter names must not contain control characters".into(),
+            ));
+        }
+        if let Some(c) = crate::domain::control_character(&value, false) {
+            errors.push(crate::error::FieldError::new(
+                name,
+                format!(
+                    "must not contain control characters; found U+{:04X}",
+                    c as u32
+                ),
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+/// Refuses, before routing and as problem documents, what the handlers
+/// should never see: a request target over [`MAX_URI_BYTES`] (414), header
+/// fields over [`MAX_HEADER_BYTES`] (431), a path or query that is not
+/// UTF-8 once percent-decoded (400), a control character in a query value
+/// or path parameter (422 naming the parameter; elsewhere in the path,
+/// 400). Under
+/// `/taxii2/` the refusal is a TAXII error message.
+pub async fn request_limits<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    match check_request_target(&req) {
+        Ok(()) => Ok(next.call(req).await?.map_into_boxed_body()),
+        Err(error) => {
+            let response = if req.path().starts_with("/taxii2") {
+                taxii::error_message(&error)
+            } else {
+                actix_web::ResponseError::error_response(&error)
+            };
+            Ok(req.into_response(response))
+        }
+    }
 }
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

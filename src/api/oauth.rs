@@ -12,13 +12,17 @@ use utoipa::ToSchema;
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TokenForm {
     /// Must be `client_credentials`.
-    #[schema(example = "client_credentials")]
+    #[schema(
+        example = "client_credentials",
+        pattern = "^client_credentials$",
+        nullable = false
+    )]
     pub grant_type: Option<String>,
     /// An API client registered to the organization of the presented certificate.
-    #[schema(example = "acme-forensics-analyst")]
+    #[schema(example = "acme-forensics-analyst", nullable = false)]
     pub client_id: Option<String>,
     /// Space-separated subset of the client's scopes; all of them when absent.
-    #[schema(example = "indicators:read")]
+    #[schema(example = "indicators:read", nullable = false)]
     pub scope: Option<String>,
 }
 

@@ -49,7 +49,7 @@ impl From<RecordError> for ApiError {
 #[serde(deny_unknown_fields)]
 pub struct CreateRecords {
     /// 1 to 10,000 records; all are stored or none.
-    #[schema(value_type = Vec<RecordInput>)]
+    #[schema(value_type = Vec<RecordInput>, min_items = 1, max_items = 10_000)]
     pub items: Vec<serde_json::Value>,
 }
 
@@ -80,7 +80,11 @@ fn idempotency_key(
     let key = value
         .to_str()
         .ok()
-        .filter(|k| !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY)
+        .filter(|k| {
+            !k.is_empty()
+                && k.len() <= MAX_IDEMPOTENCY_KEY
+                && k.bytes().all(|b| b.is_ascii_graphic())
+        })
         .ok_or_else(|| {
             ApiError::BadRequest(format!(
                 "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"
@@ -122,8 +126,8 @@ fn prefers_minimal(request: &HttpRequest) -> bool {
 /// `sightings:write` scope, other items `indicators:write`.
 #[utoipa::path(post, path = "/v1/records", tag = "records", operation_id = "create_records",
     request_body = CreateRecords,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried batch safe (24 hours)"),
-        ("Prefer" = Option<String>, Header, description = "`return=minimal`: answer with ids only")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried batch safe (24 hours): 1 to 255 visible ASCII characters", pattern = "^[!-~]{1,255}$", nullable = false),
+        ("Prefer" = Option<String>, Header, description = "`return=minimal`: answer with ids only", nullable = false)),
     responses((status = 201, body = CreatedRecords, headers(("Idempotent-Replayed" = String, description = "`true` when this answers an earlier request with the same key"))),
         (status = 422, description = "Invalid items (by index and field); nothing stored", body = Problem, content_type = "application/problem+json")),
     security(("mutual_tls" = [], "bearer" = ["indicators:write"])))]
@@ -192,13 +196,16 @@ async fn get_record(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// address, wallet, entity or relationship.
+    /// address, wallet, entity, relationship or sighting.
+    #[param(value_type = Option<RecordKind>)]
     pub kind: Option<String>,
     /// Chain id or alias.
     pub chain: Option<String>,
     /// An address in any of its forms (case, prefixes, EVM/TRON, BCH legacy/cashaddr); with `chain` or without.
     pub address: Option<String>,
+    #[param(value_type = Option<Category>)]
     pub category: Option<String>,
     /// Source organization id (anonymous records never match another organization's filter).
     pub source: Option<String>,
@@ -210,6 +217,7 @@ pub struct ListQuery {
     /// Include revoked records.
     pub include_revoked: Option<bool>,
     /// Page size: 1–1000 for lists (default 100), 1–100,000 for exports (default 10,000).
+    #[param(minimum = 1, maximum = 100_000)]
     pub limit: Option<i64>,
     /// The `next` cursor of the previous page.
     pub after: Option<String>,
@@ -322,8 +330,25 @@ impl ListQuery {
             }
             (_, None) => ExportFormat::Csv,
         };
+        if let Some(at) = &self.updated_since {
+            if let Err(problem) = crate::domain::check_instant(at) {
+                bad("updated_since", problem);
+            }
+        }
         if !errors.is_empty() {
             return Err(ApiError::Validation(errors));
+        }
+        // A list cursor is the `next` of an earlier page: a record id.
+        // Anything else was not made by this server, and is not silently
+        // taken as "after everything".
+        if let Some(after) = &self.after {
+            let is_cursor =
+                uuid::Uuid::parse_str(after).is_ok_and(|id| id.hyphenated().to_string() == *after);
+            if !is_cursor {
+                return Err(ApiError::BadRequest(
+                    "after: not a cursor (pass the `next` value of the previous page)".into(),
+                ));
+            }
         }
         let filter = RecordFilter {
             kind,

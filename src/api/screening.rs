@@ -58,6 +58,7 @@ async fn screen_one(
 #[serde(deny_unknown_fields)]
 pub struct ScreenRequest {
     /// 1 to 10,000 addresses.
+    #[schema(min_items = 1, max_items = 10_000)]
     pub items: Vec<ScreenItem>,
 }
 

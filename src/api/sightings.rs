@@ -22,7 +22,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub enum SightingsRequest {
     /// 1 to 10,000 sightings; all are stored or none.
     Batch {
-        #[schema(value_type = Vec<RecordInput>)]
+        #[schema(value_type = Vec<RecordInput>, min_items = 1, max_items = 10_000)]
         items: Vec<serde_json::Value>,
     },
     /// A single sighting (a record body; `kind` may be left out).

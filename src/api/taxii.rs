@@ -142,6 +142,19 @@ pub async fn taxii_errors<B: MessageBody + 'static>(
     Ok(ServiceResponse::new(req, replacement))
 }
 
+/// `error` as a TAXII error message with the TAXII media type (for
+/// refusals made before the `/taxii2/` scope is reached).
+pub(crate) fn error_message(error: &ApiError) -> HttpResponse {
+    let problem = error.to_problem();
+    let json = serde_json::to_string(&TaxiiErrorBody::from(&problem)).unwrap_or_default();
+    HttpResponse::build(actix_web::ResponseError::status_code(error))
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(TAXII_MEDIA_TYPE),
+        ))
+        .body(json)
+}
+
 /// TAXII discovery: the API root.
 #[utoipa::path(get, path = "/taxii2/", tag = "taxii", operation_id = "taxii_discovery",
     responses((status = 200, body = Discovery, content_type = "application/taxii+json;version=2.1"),

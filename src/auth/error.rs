@@ -15,6 +15,8 @@ pub enum AuthError {
     MissingToken,
     #[error("the bearer token is malformed: {0}")]
     MalformedToken(String),
+    #[error("the token is not an access token: header typ {0} (expected at+jwt, RFC 9068)")]
+    WrongTokenType(String),
     #[error("the token's algorithm {0:?} is not allowed")]
     AlgorithmNotAllowed(String),
     #[error("the token's issuer is not trusted")]
@@ -48,6 +50,7 @@ impl AuthError {
             AuthError::UnregisteredCertificate => "certificate-not-registered",
             AuthError::MissingToken => "token-missing",
             AuthError::MalformedToken(_) => "token-malformed",
+            AuthError::WrongTokenType(_) => "token-type-invalid",
             AuthError::AlgorithmNotAllowed(_) => "token-algorithm-not-allowed",
             AuthError::UntrustedIssuer => "token-issuer-untrusted",
             AuthError::UnknownKey => "token-key-unknown",

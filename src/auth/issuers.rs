@@ -22,6 +22,8 @@ pub struct PartnerIssuer {
     pub organization: OrganizationId,
     /// What the partner's tokens may grant at most (never `admin`).
     pub allowed_scopes: Scopes,
+    /// Accept tokens typed `JWT` or untyped besides `at+jwt`.
+    pub accept_jwt_typ: bool,
     source: JwksSource,
     /// The shortest time between two fetches of a URL-based JWKS.
     url_refresh: Duration,
@@ -152,6 +154,7 @@ impl PartnerIssuers {
                     .iter()
                     .filter(|s| *s != Scope::Admin)
                     .collect(),
+                accept_jwt_typ: s.accept_jwt_typ,
                 source,
                 url_refresh: Duration::from_secs(s.jwks_refresh_secs),
                 tls: match &s.jwks_ca {

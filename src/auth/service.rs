@@ -224,6 +224,7 @@ impl AuthService {
         let unverified = tokens::inspect(token)?;
 
         let (claims, client_id, scopes) = if unverified.issuer == self.issuer {
+            unverified.check_type(false)?;
             let claims = self.verify_hub_token(token, &unverified).await?;
             check_binding(&claims, &certificate)?;
             if claims.org.as_deref() != Some(organization.as_str()) {
@@ -244,6 +245,7 @@ impl AuthService {
             let scopes = claimed.intersection(&client.scopes);
             (claims, client_id.to_string(), scopes)
         } else if let Some(partner) = self.partners.get(&unverified.issuer) {
+            unverified.check_type(partner.accept_jwt_typ)?;
             let key = match partner.keys().get(&unverified.kid).cloned() {
                 Some(key) => key,
                 None => {

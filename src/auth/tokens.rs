@@ -43,10 +43,20 @@ pub struct Claims {
 }
 
 /// Signs `claims` with the hub's active key.
+/// Access tokens are typed `at+jwt` (RFC 9068 §2.1).
 pub fn sign(claims: &Claims, key: &ActiveKey) -> Result<String, jsonwebtoken::errors::Error> {
+    sign_typed(claims, key, Some("at+jwt"))
+}
+
+/// Signs `claims` with header `typ` (or none); [`sign`] is what the hub uses.
+pub fn sign_typed(
+    claims: &Claims,
+    key: &ActiveKey,
+    typ: Option<&str>,
+) -> Result<String, jsonwebtoken::errors::Error> {
     let mut header = Header::new(key.algorithm);
     header.kid = Some(key.kid.clone());
-    header.typ = Some("at+jwt".into());
+    header.typ = typ.map(str::to_owned);
     jsonwebtoken::encode(&header, claims, &key.key)
 }
 
@@ -56,12 +66,39 @@ pub struct UnverifiedToken {
     pub algorithm: Algorithm,
     pub kid: String,
     pub issuer: String,
+    /// The header's `typ`, if any.
+    pub typ: Option<String>,
+}
+
+impl UnverifiedToken {
+    /// RFC 9068 §4: an access token's header says `typ: at+jwt` (or
+    /// `application/at+jwt`; media types compare case-insensitively).
+    /// With `accept_jwt`, also `JWT` (`application/jwt`) or no `typ`, for
+    /// partner issuers configured so.
+    pub fn check_type(&self, accept_jwt: bool) -> Result<(), AuthError> {
+        let typ = self.typ.as_deref().map(|t| {
+            let t = t.trim().to_ascii_lowercase();
+            t.strip_prefix("application/")
+                .map(str::to_owned)
+                .unwrap_or(t)
+        });
+        match typ.as_deref() {
+            Some("at+jwt") => Ok(()),
+            None | Some("jwt") if accept_jwt => Ok(()),
+            None => Err(AuthError::WrongTokenType("absent".into())),
+            Some(_) => Err(AuthError::WrongTokenType(format!(
+                "{:?}",
+                self.typ.as_deref().unwrap_or_default()
+            ))),
+        }
+    }
 }
 
 #[derive(Deserialize)]
 struct RawHeader {
     alg: Option<String>,
     kid: Option<String>,
+    typ: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -101,10 +138,20 @@ pub fn inspect(token: &str) -> Result<UnverifiedToken, AuthError> {
     let issuer = decode_segment::<RawIssuer>(payload, "payload")?
         .iss
         .ok_or_else(|| AuthError::InvalidClaims("no iss".into()))?;
+    let typ = match header.typ {
+        None => None,
+        Some(serde_json::Value::String(typ)) => Some(typ),
+        Some(_) => {
+            return Err(AuthError::MalformedToken(
+                "header typ is not a string".into(),
+            ))
+        }
+    };
     Ok(UnverifiedToken {
         algorithm,
         kid,
         issuer,
+        typ,
     })
 }
 

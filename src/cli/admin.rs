@@ -263,12 +263,7 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
             print(
                 &rows
                     .into_iter()
-                    .map(|k| SigningKeyView {
-                        kid: k.kid,
-                        algorithm: k.algorithm,
-                        created_at: k.created_at,
-                        retired_at: k.retired_at,
-                    })
+                    .map(SigningKeyView::from)
                     .collect::<Vec<_>>(),
             )
         }
@@ -283,12 +278,7 @@ pub fn run(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
                 &settings.auth.signing_algorithm,
                 &encryption,
             )?;
-            print(&SigningKeyView {
-                kid: k.kid,
-                algorithm: k.algorithm,
-                created_at: k.created_at,
-                retired_at: k.retired_at,
-            })
+            print(&SigningKeyView::from(k))
         }
     }
 }

@@ -115,10 +115,16 @@ closed_vocabulary!(
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExternalReference {
+    /// Who publishes it: 1 to 500 characters.
+    #[schema(min_length = 1, max_length = 500)]
     pub source_name: String,
+    /// An absolute URL, at most 2,048 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 2048)]
     pub url: Option<String>,
+    /// Its id at the source, at most 500 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 500)]
     pub external_id: Option<String>,
 }
 

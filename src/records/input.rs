@@ -18,9 +18,13 @@ use utoipa::ToSchema;
 pub struct AudienceInput {
     #[serde(default)]
     pub all_partners: bool,
+    /// Organization ids, at most 100.
     #[serde(default)]
+    #[schema(max_items = 100)]
     pub organizations: Vec<String>,
+    /// Community ids, at most 100.
     #[serde(default)]
+    #[schema(max_items = 100)]
     pub communities: Vec<String>,
 }
 
@@ -35,45 +39,68 @@ pub struct RecordInput {
     pub kind: String,
     /// Chain id or alias (btc, eth, trx, bsc, …), or an asset ticker as used by sanctions lists (XBT, USDT, …).
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub chain: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub address: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub name: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub entity_type: Option<String>,
+    /// Entities: other names, at most 100, each 1 to 500 characters.
     #[serde(default)]
+    #[schema(max_items = 100)]
     pub aliases: Vec<String>,
     /// member_of, attributed_to or related_to.
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub relation: Option<String>,
+    /// Relationships: the id of the record the claim is about.
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub from: Option<String>,
+    /// Relationships: the id of the other end.
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub to: Option<String>,
     /// Sightings: the id of the record seen (or give chain and address instead).
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub sighting_of: Option<String>,
-    /// Sightings: when it was seen.
+    /// Sightings: when it was seen (RFC 3339, 1970 to 9999, not in the future).
     #[serde(default)]
     pub seen_at: Option<DateTime<Utc>>,
     /// Sightings: how many times (default 1).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub count: Option<i64>,
     /// Sightings: deposit, withdrawal, ad, seizure, victim_report or other.
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub context: Option<String>,
+    /// Categories of the taxonomy, at most 14.
     #[serde(default)]
+    #[schema(max_items = 14)]
     pub categories: Vec<String>,
     /// 0–100.
+    #[schema(minimum = 0, maximum = 100)]
     pub confidence: Option<i64>,
+    /// RFC 3339, 1970 to 9999.
     #[serde(default)]
     pub valid_from: Option<DateTime<Utc>>,
+    /// RFC 3339, 1970 to 9999, not before `valid_from`.
     #[serde(default)]
     pub valid_until: Option<DateTime<Utc>>,
+    /// Free text, at most 10,000 characters; tab and line feed are the only control characters allowed.
     #[serde(default)]
+    #[schema(max_length = 10_000)]
     pub description: String,
+    /// At most 50.
     #[serde(default)]
+    #[schema(max_items = 50)]
     pub external_references: Vec<ExternalReference>,
     /// clear, green, amber, amber+strict or red (TLP: prefix accepted).
     pub tlp: String,
@@ -81,13 +108,19 @@ pub struct RecordInput {
     pub audience: AudienceInput,
     #[serde(default)]
     pub attribution: Attribution,
+    /// When the source observed it (RFC 3339, 1970 to 9999).
     #[serde(default)]
     pub observed_at: Option<DateTime<Utc>>,
     /// blockchain_analysis, investigation, osint, victim_report, law_enforcement, sighting, import or other.
+    #[schema(max_length = 500)]
     pub method: String,
+    /// A case number or report URL, at most 500 characters.
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub source_reference: Option<String>,
+    /// Ids of records this one builds on, at most 100.
     #[serde(default)]
+    #[schema(max_items = 100)]
     pub derived_from: Vec<String>,
 }
 
@@ -109,20 +142,40 @@ pub struct ParsedRecord {
     pub derived_from: Vec<String>,
 }
 
-const MAX_TEXT: usize = 10_000;
+/// The longest description, in characters.
+pub const MAX_TEXT: usize = 10_000;
 /// The most times one sighting may report.
 const MAX_SIGHTING_COUNT: i64 = 1_000_000_000;
 /// How far in the future a `seen_at` may be (the sighter's clock may run ahead).
 const MAX_CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
-const MAX_NAME: usize = 500;
+/// The longest name, alias, chain, address, reference or other short text, in characters.
+pub const MAX_NAME: usize = 500;
+/// The longest external reference URL, in characters.
+pub const MAX_URL: usize = 2_048;
+/// The most aliases of an entity.
+pub const MAX_ALIASES: usize = 100;
+/// The most categories (the taxonomy has 14).
+pub const MAX_CATEGORIES: usize = 14;
+/// The most external references of a record.
+pub const MAX_EXTERNAL_REFERENCES: usize = 50;
+/// The most records one record is derived from.
+pub const MAX_DERIVED_FROM: usize = 100;
+/// The most organizations, and the most communities, in an audience.
+pub const MAX_AUDIENCE: usize = 100;
 
 struct Errors {
     index: usize,
     list: Vec<FieldError>,
+    /// Fields already refused for their shape (control characters, length,
+    /// too many items): their other checks would only repeat the value.
+    refused: BTreeSet<String>,
 }
 
 impl Errors {
     fn add(&mut self, field: &str, message: impl Into<String>) {
+        if self.refused.contains(field) {
+            return;
+        }
         self.list.push(FieldError {
             index: Some(self.index),
             field: field.into(),
@@ -131,6 +184,35 @@ impl Errors {
     }
     fn check<T, E: std::fmt::Display>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
         result.map_err(|e| self.add(field, e.to_string())).ok()
+    }
+
+    /// Refuses `value` under `field` when it holds a control character or
+    /// is longer than `max`; later checks of that field are then skipped.
+    fn shape(&mut self, field: &str, value: &str, max: usize, free_text: bool) {
+        if let Some(problem) = crate::domain::text_problem(value, max, free_text) {
+            self.add(field, problem);
+            self.refused.insert(field.to_owned());
+        }
+    }
+
+    /// Refuses a list longer than `max` (its items are then not checked).
+    fn at_most(&mut self, field: &str, len: usize, max: usize) -> bool {
+        if len > max {
+            self.add(field, format!("at most {max} items (got {len})"));
+            self.refused.insert(field.to_owned());
+            return false;
+        }
+        true
+    }
+
+    /// Refuses an instant outside the range records may name.
+    fn instant(&mut self, field: &str, at: Option<DateTime<Utc>>) {
+        if let Some(at) = at {
+            if let Err(problem) = crate::domain::check_instant(&at) {
+                self.add(field, problem);
+                self.refused.insert(field.to_owned());
+            }
+        }
     }
 }
 
@@ -143,12 +225,14 @@ impl RecordInput {
         let mut errors = Errors {
             index,
             list: Vec::new(),
+            refused: BTreeSet::new(),
         };
+        self.check_shapes(&mut errors);
         let kind = errors.check("kind", self.kind.parse::<RecordKind>());
         let body = kind.and_then(|kind| self.parse_body(kind, &mut errors));
 
         let mut categories = BTreeSet::new();
-        for category in &self.categories {
+        for category in self.categories.iter().take(MAX_CATEGORIES) {
             if let Some(c) = errors.check("categories", category.parse::<Category>()) {
                 categories.insert(c);
             }
@@ -169,16 +253,24 @@ impl RecordInput {
                 errors.add("valid_until", "is before valid_from");
             }
         }
-        if self.description.chars().count() > MAX_TEXT {
-            errors.add("description", format!("at most {MAX_TEXT} characters"));
-        }
-        for reference in &self.external_references {
+        for (i, reference) in self
+            .external_references
+            .iter()
+            .take(MAX_EXTERNAL_REFERENCES)
+            .enumerate()
+        {
             if reference.source_name.trim().is_empty() {
-                errors.add("external_references", "source_name must not be empty");
+                errors.add(
+                    &format!("external_references/{i}/source_name"),
+                    "must not be empty",
+                );
             }
             if let Some(url) = &reference.url {
                 if url::Url::parse(url).is_err() {
-                    errors.add("external_references", format!("{url:?} is not a URL"));
+                    errors.add(
+                        &format!("external_references/{i}/url"),
+                        format!("{url:?} is not a URL"),
+                    );
                 }
             }
         }
@@ -187,26 +279,24 @@ impl RecordInput {
             all_partners: self.audience.all_partners,
             ..Audience::default()
         };
-        for org in &self.audience.organizations {
+        for org in self.audience.organizations.iter().take(MAX_AUDIENCE) {
             if let Some(org) = errors.check("audience.organizations", OrganizationId::parse(org)) {
                 audience.organizations.insert(org);
             }
         }
-        for community in &self.audience.communities {
+        for community in self.audience.communities.iter().take(MAX_AUDIENCE) {
             if let Some(c) = errors.check("audience.communities", CommunityId::parse(community)) {
                 audience.communities.insert(c);
             }
         }
         let sharing = tlp.and_then(|tlp| errors.check("audience", Sharing::new(tlp, audience)));
         let method = errors.check("method", self.method.parse::<Method>());
-        for id in &self.derived_from {
+        for (i, id) in self.derived_from.iter().take(MAX_DERIVED_FROM).enumerate() {
             if !is_record_id(id) {
-                errors.add("derived_from", format!("{id:?} is not a record id"));
-            }
-        }
-        if let Some(reference) = &self.source_reference {
-            if reference.chars().count() > MAX_NAME {
-                errors.add("source_reference", format!("at most {MAX_NAME} characters"));
+                errors.add(
+                    &format!("derived_from/{i}"),
+                    format!("{id:?} is not a record id"),
+                );
             }
         }
 
@@ -232,6 +322,84 @@ impl RecordInput {
             }
             _ => Err(errors.list),
         }
+    }
+
+    /// The checks every field gets before its meaning is looked at: no
+    /// control characters (tab and line feed in the description only), no
+    /// string longer than its maximum, no list longer than its maximum, no
+    /// instant outside 1970..=9999. Lists are checked item by item.
+    fn check_shapes(&self, errors: &mut Errors) {
+        let short = [
+            ("kind", Some(&self.kind)),
+            ("chain", self.chain.as_ref()),
+            ("address", self.address.as_ref()),
+            ("name", self.name.as_ref()),
+            ("entity_type", self.entity_type.as_ref()),
+            ("relation", self.relation.as_ref()),
+            ("from", self.from.as_ref()),
+            ("to", self.to.as_ref()),
+            ("sighting_of", self.sighting_of.as_ref()),
+            ("context", self.context.as_ref()),
+            ("tlp", Some(&self.tlp)),
+            ("method", Some(&self.method)),
+            ("source_reference", self.source_reference.as_ref()),
+        ];
+        for (field, value) in short {
+            if let Some(value) = value {
+                errors.shape(field, value, MAX_NAME, false);
+            }
+        }
+        errors.shape("description", &self.description, MAX_TEXT, true);
+        if errors.at_most("aliases", self.aliases.len(), MAX_ALIASES) {
+            for (i, alias) in self.aliases.iter().enumerate() {
+                errors.shape(&format!("aliases/{i}"), alias, MAX_NAME, false);
+            }
+        }
+        if errors.at_most("categories", self.categories.len(), MAX_CATEGORIES) {
+            for category in &self.categories {
+                errors.shape("categories", category, MAX_NAME, false);
+            }
+        }
+        if errors.at_most(
+            "external_references",
+            self.external_references.len(),
+            MAX_EXTERNAL_REFERENCES,
+        ) {
+            for (i, reference) in self.external_references.iter().enumerate() {
+                let field = |name: &str| format!("external_references/{i}/{name}");
+                errors.shape(
+                    &field("source_name"),
+                    &reference.source_name,
+                    MAX_NAME,
+                    false,
+                );
+                if let Some(url) = &reference.url {
+                    errors.shape(&field("url"), url, MAX_URL, false);
+                }
+                if let Some(id) = &reference.external_id {
+                    errors.shape(&field("external_id"), id, MAX_NAME, false);
+                }
+            }
+        }
+        if errors.at_most("derived_from", self.derived_from.len(), MAX_DERIVED_FROM) {
+            for (i, id) in self.derived_from.iter().enumerate() {
+                errors.shape(&format!("derived_from/{i}"), id, MAX_NAME, false);
+            }
+        }
+        for (field, list) in [
+            ("audience.organizations", &self.audience.organizations),
+            ("audience.communities", &self.audience.communities),
+        ] {
+            if errors.at_most(field, list.len(), MAX_AUDIENCE) {
+                for value in list {
+                    errors.shape(field, value, MAX_NAME, false);
+                }
+            }
+        }
+        errors.instant("valid_from", self.valid_from);
+        errors.instant("valid_until", self.valid_until);
+        errors.instant("observed_at", self.observed_at);
+        errors.instant("seen_at", self.seen_at);
     }
 
     fn text(errors: &mut Errors, field: &str, value: &Option<String>) -> Option<String> {
@@ -303,12 +471,9 @@ impl RecordInput {
                 let name = Self::text(errors, "name", &self.name);
                 let entity_type = Self::text(errors, "entity_type", &self.entity_type);
                 let mut aliases = Vec::new();
-                for alias in &self.aliases {
+                for (i, alias) in self.aliases.iter().take(MAX_ALIASES).enumerate() {
                     match alias.trim() {
-                        a if a.is_empty() || a.chars().count() > MAX_NAME => errors.add(
-                            "aliases",
-                            format!("each alias is 1 to {MAX_NAME} characters"),
-                        ),
+                        "" => errors.add(&format!("aliases/{i}"), "must not be empty"),
                         a => aliases.push(a.to_owned()),
                     }
                 }

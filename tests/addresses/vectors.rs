@@ -505,3 +505,36 @@ fn asset_tickers() {
         Some(AddressError::UnknownAsset("FOO".to_string()))
     );
 }
+
+/// Litecoin P2SH has two spellings of one script hash: `3…` (version 0x05,
+/// as on Bitcoin) and `M…` (0x32). Both are kept as typed and linked as one
+/// address under the `M…` form; the `3…` form also keeps its own key.
+#[test]
+fn litecoin_p2sh_spellings_are_linked() {
+    let old = parse(Chain::Ltc, "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy").unwrap();
+    let new = parse(Chain::Ltc, "MQMHBtvnBfxTzt3K2bdxgSE7qZPHSXWsGM").unwrap();
+    assert_eq!(old.kind(), AddressKind::P2sh);
+    assert_eq!(new.kind(), AddressKind::P2sh);
+    assert_eq!(old.canonical(), "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy");
+    assert_eq!(new.canonical(), "MQMHBtvnBfxTzt3K2bdxgSE7qZPHSXWsGM");
+    assert_eq!(
+        new.link_keys(),
+        vec!["ltc:MQMHBtvnBfxTzt3K2bdxgSE7qZPHSXWsGM".to_string()]
+    );
+    assert_eq!(
+        old.link_keys(),
+        vec![
+            "ltc:MQMHBtvnBfxTzt3K2bdxgSE7qZPHSXWsGM".to_string(),
+            "ltc:3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy".to_string(),
+        ]
+    );
+    // Another script hash is another address.
+    let other = parse(Chain::Ltc, "M7uBSTV2qNDHDe2tHfNMqhFkZucgRMpJQk").unwrap();
+    assert_ne!(other.link_keys()[0], new.link_keys()[0]);
+    // On Bitcoin, `3…` stays Bitcoin's own key.
+    let btc = parse(Chain::Btc, "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy").unwrap();
+    assert_eq!(
+        btc.link_keys(),
+        vec!["btc:3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy".to_string()]
+    );
+}

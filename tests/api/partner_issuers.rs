@@ -3,7 +3,7 @@ use crate::helpers::{TestApp, TestBackend, TestOrg};
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::json;
 use tracewire::auth::keys::{generate_key, ActiveKey};
-use tracewire::auth::tokens::{sign, Claims, Confirmation};
+use tracewire::auth::tokens::{sign, sign_typed, Claims, Confirmation};
 use tracewire::auth::PeerCertificate;
 use tracewire::config::TrustedIssuerSettings;
 use tracewire::domain::OrganizationType;
@@ -45,6 +45,7 @@ async fn partner_tokens_are_accepted_within_their_limits(backend: TestBackend) {
             jwks_file: Some(path),
             jwks_url: None,
             allowed_scopes: vec!["indicators:read".into()],
+            accept_jwt_typ: false,
             jwks_ca: None,
             jwks_refresh_secs: 30,
         });
@@ -91,6 +92,63 @@ async fn partner_tokens_are_accepted_within_their_limits(backend: TestBackend) {
     app.get(&partner, "/v1/whoami", Some(&forged))
         .await
         .assert_problem(401, "token-key-unknown");
+}
+
+/// RFC 9068 §4: only `typ: at+jwt` by default; an issuer configured with
+/// `accept_jwt_typ` may also send `JWT` or no `typ`, never anything else.
+async fn partner_token_types_follow_the_issuer_setting(backend: TestBackend) {
+    const LENIENT_ISSUER: &str = "https://idp.lenient.example";
+    let key = generate_key("ES256").unwrap();
+    let jwks = format!("{{\"keys\":[{}]}}", key.public_jwk);
+    let app = TestApp::spawn_with(backend, |settings, pki| {
+        let path = pki.dir.join("partner-jwks.json");
+        std::fs::write(&path, &jwks).unwrap();
+        for (issuer, organization, lenient) in [
+            (PARTNER_ISSUER, "partner", false),
+            (LENIENT_ISSUER, "lenient", true),
+        ] {
+            settings.auth.trusted_issuers.push(TrustedIssuerSettings {
+                issuer: issuer.into(),
+                organization: organization.into(),
+                jwks_file: Some(path.clone()),
+                jwks_url: None,
+                allowed_scopes: vec!["indicators:read".into()],
+                accept_jwt_typ: lenient,
+                jwks_ca: None,
+                jwks_refresh_secs: 30,
+            });
+        }
+    })
+    .await;
+    let partner = app.add_org("partner", OrganizationType::Exchange, "indicators:read");
+    let lenient = app.add_org("lenient", OrganizationType::Exchange, "indicators:read");
+    let signing = ActiveKey {
+        kid: key.kid.clone(),
+        algorithm: Algorithm::ES256,
+        key: EncodingKey::from_ec_pem(key.private_key_pem.as_bytes()).unwrap(),
+    };
+    let strict_claims = partner_claims(&partner, true);
+    let mut lenient_claims = partner_claims(&lenient, true);
+    lenient_claims.iss = LENIENT_ISSUER.into();
+    for (org, claims, typ, accepted) in [
+        (&partner, &strict_claims, Some("at+jwt"), true),
+        (&partner, &strict_claims, Some("application/AT+JWT"), true),
+        (&partner, &strict_claims, Some("JWT"), false),
+        (&partner, &strict_claims, None, false),
+        (&lenient, &lenient_claims, Some("at+jwt"), true),
+        (&lenient, &lenient_claims, Some("JWT"), true),
+        (&lenient, &lenient_claims, None, true),
+        (&lenient, &lenient_claims, Some("id+jwt"), false),
+        (&lenient, &lenient_claims, Some("secevent+jwt"), false),
+    ] {
+        let token = sign_typed(claims, &signing, typ).unwrap();
+        let reply = app.get(org, "/v1/whoami", Some(&token)).await;
+        if accepted {
+            assert_eq!(reply.status, 200, "{typ:?}: {}", reply.body);
+        } else {
+            reply.assert_problem(401, "token-type-invalid");
+        }
+    }
 }
 
 /// A JWKS served over HTTPS by a real server, whose key set the test changes.
@@ -178,6 +236,7 @@ async fn partner_jwks_by_url_rotates_and_survives_an_outage(backend: TestBackend
             jwks_file: None,
             jwks_url: Some(url),
             allowed_scopes: vec!["indicators:read".into()],
+            accept_jwt_typ: false,
             jwks_ca: Some(ca),
             jwks_refresh_secs: 1,
         });
@@ -215,5 +274,6 @@ async fn partner_jwks_by_url_rotates_and_survives_an_outage(backend: TestBackend
 
 crate::on_both_backends!(
     partner_tokens_are_accepted_within_their_limits,
+    partner_token_types_follow_the_issuer_setting,
     partner_jwks_by_url_rotates_and_survives_an_outage,
 );

@@ -280,6 +280,37 @@ async fn alg_none_and_hmac_confusion_are_refused(backend: TestBackend) {
     reply.assert_problem(401, "token-algorithm-not-allowed");
 }
 
+/// RFC 9068 §4: the hub issues `typ: at+jwt` and accepts nothing else, so
+/// an ID token or other JWT signed by the same key is not an access token.
+async fn hub_tokens_are_typed_at_jwt(backend: TestBackend) {
+    let (app, acme, _) = setup(backend).await;
+    let issued = app.token(&acme).await;
+    let header: serde_json::Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(issued.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["typ"], "at+jwt", "{header}");
+    let key = hub_key(&app);
+    for (typ, accepted) in [
+        (Some("at+jwt"), true),
+        (Some("application/at+jwt"), true),
+        (Some("JWT"), false),
+        (None, false),
+        (Some("id+jwt"), false),
+    ] {
+        let token = tracewire::auth::tokens::sign_typed(&valid_claims(&acme), &key, typ).unwrap();
+        let reply = app.get(&acme, "/v1/whoami", Some(&token)).await;
+        if accepted {
+            assert_eq!(reply.status, 200, "{typ:?}: {}", reply.body);
+        } else {
+            reply.assert_problem(401, "token-type-invalid");
+            assert!(reply.www_authenticate().contains("invalid_token"));
+        }
+    }
+}
+
 async fn token_of_another_organization_is_refused(backend: TestBackend) {
     let (app, acme, north) = setup(backend).await;
     let acme_token = app.token(&acme).await;
@@ -417,6 +448,7 @@ crate::on_both_backends!(
     token_not_yet_valid_or_for_another_audience_is_refused,
     token_signed_by_unknown_key_is_refused,
     alg_none_and_hmac_confusion_are_refused,
+    hub_tokens_are_typed_at_jwt,
     token_of_another_organization_is_refused,
     missing_scope_is_403,
     disabled_client_tokens_stop_working,

@@ -71,6 +71,11 @@ pub struct ChainAddress {
     extra: Option<AddressExtra>,
     #[serde(skip)]
     link_key: String,
+    /// `<chain>:<canonical>` when the link key is another spelling (a
+    /// Litecoin `3…` P2SH address, linked under its `M…` form): records
+    /// stored before the two spellings were linked are found under it.
+    #[serde(skip)]
+    typed_link_key: Option<String>,
 }
 
 /// The result of a family parser, turned into a [`ChainAddress`] by [`ChainAddress::parse`].
@@ -121,12 +126,16 @@ impl ChainAddress {
             Family::Solana => formats::solana::parse(input),
             Family::Ripple => formats::ripple::parse(input),
         }?;
+        let typed_key = format!("{}:{}", chain.id(), parsed.canonical);
+        let typed_link_key =
+            (chain.family() == Family::Utxo && typed_key != parsed.link_key).then_some(typed_key);
         Ok(ChainAddress {
             chain,
             canonical: parsed.canonical,
             kind: parsed.kind,
             extra: parsed.extra,
             link_key: parsed.link_key,
+            typed_link_key,
         })
     }
 
@@ -157,10 +166,18 @@ impl ChainAddress {
     ///   gives `evm:<40 lowercase hex>`;
     /// * a Bitcoin Cash address gives `bch:<canonical cashaddr>`, whether it
     ///   was typed in cashaddr or legacy form;
+    /// * a Litecoin P2SH address gives `ltc:<M… form>`, whether it was
+    ///   typed `3…` (version 0x05, shared with Bitcoin) or `M…` (0x32);
+    ///   a `3…` address also gives `ltc:<3… form>`, its key before the
+    ///   spellings were linked, so older records are still found;
     /// * others give `<chain id>:<canonical>` (for Monero the standard
     ///   address, for XRP the classic address, without tag or payment id).
+    ///
+    /// The first key is the one a record is stored under.
     pub fn link_keys(&self) -> Vec<String> {
-        vec![self.link_key.clone()]
+        let mut keys = vec![self.link_key.clone()];
+        keys.extend(self.typed_link_key.clone());
+        keys
     }
 }
 
@@ -281,6 +298,11 @@ pub enum AddressError {
     /// The keccak-256 checksum of a Monero address does not match.
     #[error("bad Monero address checksum (keccak-256)")]
     MoneroChecksum,
+    /// A Monero address whose public spend or view key is not a point of
+    /// the ed25519 curve: no wallet could have made it (Monero's own
+    /// address parser refuses it too).
+    #[error("the Monero address's public {0} key is not a valid ed25519 point")]
+    MoneroKey(&'static str),
     /// A Monero network prefix other than mainnet standard/integrated/subaddress.
     #[error("unknown Monero address prefix {0} (mainnet is 18, 19 integrated, 42 subaddress)")]
     MoneroPrefix(u64),
@@ -335,6 +357,7 @@ impl AddressError {
             | Eip55Mismatch
             | CashAddrVersion(_)
             | MoneroPrefix(_)
+            | MoneroKey(_)
             | XAddressTestnet
             | XAddress(_)
             | DestinationTag(_)

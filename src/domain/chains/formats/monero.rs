@@ -55,6 +55,16 @@ pub(crate) fn parse(input: &str) -> Result<Parsed, AddressError> {
         other => return Err(AddressError::MoneroPrefix(u64::from(other))),
     };
     let keys = rest.get(..KEYS_LEN).unwrap_or_default();
+    for (name, key) in [("spend", keys.get(..32)), ("view", keys.get(32..))] {
+        let point = key.and_then(|k| {
+            curve25519_dalek::edwards::CompressedEdwardsY::from_slice(k)
+                .ok()?
+                .decompress()
+        });
+        if point.is_none() {
+            return Err(AddressError::MoneroKey(name));
+        }
+    }
     let standard_prefix = if kind == AddressKind::MoneroSubaddress {
         SUBADDRESS
     } else {
@@ -94,9 +104,45 @@ fn wrong_length(found: usize, expected: usize) -> AddressError {
 mod tests {
     use super::*;
 
+    /// Two valid public keys: the ed25519 base point and its double.
+    fn valid_keys() -> Vec<u8> {
+        use curve25519_dalek::constants::ED25519_BASEPOINT_POINT as B;
+        let mut keys = B.compress().to_bytes().to_vec();
+        keys.extend_from_slice((B + B).compress().as_bytes());
+        keys
+    }
+
+    #[test]
+    fn keys_off_the_curve_are_refused() {
+        // y = 2 is not the y-coordinate of any ed25519 point.
+        let mut off_curve = [0u8; 32];
+        off_curve[0] = 2;
+        assert!(curve25519_dalek::edwards::CompressedEdwardsY(off_curve)
+            .decompress()
+            .is_none());
+        let valid = valid_keys();
+        assert!(parse(&encode(STANDARD, &valid, &[])).is_ok());
+        let mut bad_spend = off_curve.to_vec();
+        bad_spend.extend_from_slice(&valid[32..]);
+        let mut bad_view = valid[..32].to_vec();
+        bad_view.extend_from_slice(&off_curve);
+        for (keys, name) in [(&bad_spend, "spend"), (&bad_view, "view")] {
+            for prefix in [STANDARD, SUBADDRESS] {
+                assert_eq!(
+                    parse(&encode(prefix, keys, &[])).err(),
+                    Some(AddressError::MoneroKey(name))
+                );
+            }
+            assert_eq!(
+                parse(&encode(INTEGRATED, keys, &[9; 8])).err(),
+                Some(AddressError::MoneroKey(name))
+            );
+        }
+    }
+
     #[test]
     fn integrated_address_reduces_to_its_standard_address() {
-        let keys: Vec<u8> = (0..64u8).collect();
+        let keys = valid_keys();
         let standard = encode(STANDARD, &keys, &[]);
         let integrated = encode(INTEGRATED, &keys, &[1, 2, 3, 4, 5, 6, 7, 8]);
         assert_eq!(standard.len(), 95);

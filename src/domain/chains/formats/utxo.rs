@@ -26,7 +26,22 @@ pub(crate) fn parse(chain: Chain, input: &str) -> Result<Parsed, AddressError> {
         Err(error) => return Err(segwit_prefix_error(chain, input).unwrap_or(error)),
     };
     let canonical = base58::encode_check(&payload, bs58::Alphabet::BITCOIN);
-    Ok(Parsed::plain(chain, canonical, kind))
+    // A chain with two versions for one kind (Litecoin P2SH: 0x32 `M…` and
+    // the older 0x05 `3…`) links both spellings under its first version.
+    let versions = chain.spec().base58_versions;
+    let preferred = versions.iter().find(|(_, k)| *k == kind).map(|(v, _)| *v);
+    let version_len = versions.first().map_or(1, |(v, _)| v.len());
+    let mut parsed = Parsed::plain(chain, canonical, kind);
+    if let Some(preferred) = preferred.filter(|v| payload.get(..version_len) != Some(*v)) {
+        let mut linked = preferred.to_vec();
+        linked.extend_from_slice(payload.get(version_len..).unwrap_or_default());
+        parsed.link_key = format!(
+            "{}:{}",
+            chain.id(),
+            base58::encode_check(&linked, bs58::Alphabet::BITCOIN)
+        );
+    }
+    Ok(parsed)
 }
 
 /// Decodes a base58check address of `chain`: returns its kind and the
