@@ -56,6 +56,13 @@ pub struct ApiSettings {
     /// objects added) per second for each organization (0: no limit).
     #[serde(default)]
     pub org_bulk_items_per_second: u32,
+    /// Addresses (or CIDR networks) of TLS-terminating proxies whose
+    /// forwarded client certificate header is believed; empty: none.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// The header in which trusted proxies forward the client certificate.
+    #[serde(default = "default_forwarded_certificate_header")]
+    pub forwarded_certificate_header: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -152,6 +159,10 @@ pub struct TrustedIssuerSettings {
     pub jwks_refresh_secs: u64,
 }
 
+fn default_forwarded_certificate_header() -> String {
+    "X-Client-Certificate".into()
+}
+
 fn default_jwks_refresh_secs() -> u64 {
     30
 }
@@ -182,6 +193,8 @@ impl Default for Settings {
                 org_requests_per_second: 0,
                 org_request_burst: 0,
                 org_bulk_items_per_second: 0,
+                trusted_proxies: Vec::new(),
+                forwarded_certificate_header: default_forwarded_certificate_header(),
             },
             tls: TlsSettings {
                 cert: PathBuf::from("pki/server.pem"),
@@ -358,6 +371,20 @@ impl Settings {
             return Err(invalid(
                 "api.org_request_burst",
                 "needs api.org_requests_per_second",
+            ));
+        }
+        for proxy in &self.api.trusted_proxies {
+            crate::auth::forwarded::ProxyNetwork::parse(proxy)
+                .map_err(|e| invalid("api.trusted_proxies", e))?;
+        }
+        if actix_web::http::header::HeaderName::try_from(
+            self.api.forwarded_certificate_header.as_str(),
+        )
+        .is_err()
+        {
+            return Err(invalid(
+                "api.forwarded_certificate_header",
+                "is not a valid header name",
             ));
         }
         if self.api.org_bulk_items_per_second > 100_000_000 {

@@ -82,6 +82,14 @@ impl Application {
         let metrics = web::Data::new(Metrics::new());
         let database = web::Data::new(db.clone());
         let cursors = web::Data::new(cursors);
+        let forwarded = web::Data::new(
+            crate::auth::forwarded::ForwardedCertificates::new(
+                &settings.api.trusted_proxies,
+                &settings.api.forwarded_certificate_header,
+                client_verifier.clone(),
+            )
+            .map_err(anyhow::Error::msg)?,
+        );
 
         let api_listener = TcpListener::bind(settings.api_listen()?)
             .with_context(|| format!("cannot listen on api.listen = {}", settings.api.listen))?;
@@ -102,6 +110,7 @@ impl Application {
             database.clone(),
             cursors,
             limiter.clone(),
+            forwarded,
         );
         let mut api_server = HttpServer::new(move || {
             let (json, form, payload, path, query) = api::extractor_configs(max_body);
@@ -111,6 +120,7 @@ impl Application {
                 .app_data(api_state.2.clone())
                 .app_data(api_state.3.clone())
                 .app_data(api_state.4.clone())
+                .app_data(api_state.5.clone())
                 .app_data(json)
                 .app_data(form)
                 .app_data(payload)
@@ -118,6 +128,7 @@ impl Application {
                 .app_data(query)
                 .app_data(api::taxii::MaxContentLength(max_body))
                 .wrap(from_fn(api::rate_limit::per_organization))
+                .wrap(from_fn(api::forwarded_certificates))
                 .wrap(from_fn(api::request_limits))
                 .wrap(Compress::default())
                 .wrap(api::problem_responses())

@@ -314,6 +314,40 @@ pub async fn request_limits<B: MessageBody + 'static>(
     }
 }
 
+/// A client certificate forwarded by a trusted TLS-terminating proxy
+/// (`api.trusted_proxies`) becomes the request's certificate for every
+/// handler (see `crate::auth::forwarded`); one that does not verify is a
+/// 401 `forwarded-certificate-invalid`.
+pub async fn forwarded_certificates<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    use actix_web::HttpMessage;
+    let resolved = req
+        .app_data::<web::Data<Option<crate::auth::forwarded::ForwardedCertificates>>>()
+        .and_then(|f| f.as_ref().as_ref())
+        .map(|forwarded| forwarded.resolve(req.peer_addr().map(|a| a.ip()), req.headers()));
+    match resolved {
+        Some(Err(error)) => {
+            let error = ApiError::Auth(error);
+            let response = if req.path().starts_with("/taxii2") {
+                taxii::error_message(&error)
+            } else {
+                actix_web::ResponseError::error_response(&error)
+            };
+            Ok(req.into_response(response))
+        }
+        Some(Ok(Some(certificate))) => {
+            req.extensions_mut()
+                .insert(crate::auth::forwarded::ForwardedPeer(std::sync::Arc::new(
+                    certificate,
+                )));
+            Ok(next.call(req).await?.map_into_boxed_body())
+        }
+        _ => Ok(next.call(req).await?.map_into_boxed_body()),
+    }
+}
+
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// A request id: the caller's `X-Request-Id` when it is short and plain, else a new UUIDv7.

@@ -1,11 +1,10 @@
 //! The token endpoint (OAuth 2.0 client credentials with mutual-TLS client
 //! authentication, RFC 8705) and the hub's public keys.
-use crate::auth::{AuthService, PeerCertificate};
+use crate::auth::AuthService;
 use crate::error::{ApiError, Problem};
 use actix_web::http::header;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 use utoipa::ToSchema;
 
 /// Form fields of a token request (`application/x-www-form-urlencoded`).
@@ -60,7 +59,7 @@ pub async fn token(
     auth: web::Data<AuthService>,
 ) -> Result<HttpResponse, ApiError> {
     let form = form.into_inner();
-    let certificate = req.conn_data::<Arc<PeerCertificate>>().cloned();
+    let certificate = crate::auth::forwarded::peer_certificate(&req);
     let issued = auth
         .issue_token(
             certificate,

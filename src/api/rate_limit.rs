@@ -11,7 +11,7 @@
 //! which every answer to a limited organization carries. Requests whose
 //! certificate maps to no organization are not counted here: they are
 //! refused by authentication anyway.
-use crate::auth::{AuthService, PeerCertificate};
+use crate::auth::AuthService;
 use crate::error::ApiError;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -19,7 +19,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{web, ResponseError};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Instant;
 
 /// The buckets of every organization seen (one per registered organization at most).
@@ -195,7 +195,7 @@ pub async fn per_organization(
         Some(limits) if limits.requests.enabled() || limits.bulk_items.enabled() => limits,
         _ => return Ok(next.call(req).await?.map_into_boxed_body()),
     };
-    let certificate = req.conn_data::<Arc<PeerCertificate>>().cloned();
+    let certificate = crate::auth::forwarded::peer_certificate(req.request());
     let auth = req.app_data::<web::Data<AuthService>>().cloned();
     let organization = match (certificate, auth) {
         (Some(certificate), Some(auth)) => auth.identify(&certificate).await.ok(),

@@ -1,4 +1,4 @@
-use super::{AuthError, AuthService, PeerCertificate};
+use super::{AuthError, AuthService};
 use crate::domain::{OrganizationId, Scope, Scopes};
 use crate::error::ApiError;
 use actix_web::dev::Payload;
@@ -6,7 +6,6 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::{web, FromRequest, HttpRequest};
 use chrono::{DateTime, Utc};
 use futures_util::future::LocalBoxFuture;
-use std::sync::Arc;
 
 /// The authenticated caller of a `/v1` request: the organization proven by
 /// the client certificate, and the API client and scopes proven by the
@@ -50,7 +49,7 @@ impl FromRequest for Caller {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let service = req.app_data::<web::Data<AuthService>>().cloned();
-        let certificate = req.conn_data::<Arc<PeerCertificate>>().cloned();
+        let certificate = super::forwarded::peer_certificate(req);
         let authorization = req
             .headers()
             .get(AUTHORIZATION)

@@ -41,6 +41,9 @@ pub enum AuthError {
     ClientDisabled,
     #[error("this operation needs the {0} scope")]
     InsufficientScope(Scope),
+    /// A trusted proxy forwarded a client certificate that does not verify.
+    #[error("the forwarded client certificate is invalid: {0}")]
+    ForwardedCertificateInvalid(String),
 }
 
 impl AuthError {
@@ -63,6 +66,7 @@ impl AuthError {
             AuthError::OrganizationMismatch => "token-organization-mismatch",
             AuthError::ClientDisabled => "token-client-disabled",
             AuthError::InsufficientScope(_) => "insufficient-scope",
+            AuthError::ForwardedCertificateInvalid(_) => "forwarded-certificate-invalid",
         }
     }
 
@@ -72,6 +76,7 @@ impl AuthError {
             AuthError::UnregisteredCertificate => "Client certificate not registered",
             AuthError::InsufficientScope(_) => "Insufficient scope",
             AuthError::MissingToken => "Bearer token required",
+            AuthError::ForwardedCertificateInvalid(_) => "Forwarded client certificate invalid",
             _ => "Invalid bearer token",
         }
     }

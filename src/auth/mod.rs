@@ -11,6 +11,7 @@
 mod caller;
 mod certificate;
 mod error;
+pub mod forwarded;
 pub mod issuers;
 pub mod key_encryption;
 pub mod keys;

@@ -4,6 +4,7 @@
 //! Tests that touch storage run once on SQLite and, when
 //! `TRACEWIRE_TEST_DATABASE_URL` is set, once more on PostgreSQL (each in
 //! its own schema), through the `on_both_backends!` macro.
+mod forwarded;
 mod helpers;
 mod hub_power;
 
