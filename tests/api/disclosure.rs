@@ -719,6 +719,53 @@ async fn cursors_reveal_nothing_about_hidden_events(backend: TestBackend) {
     assert_eq!(own.status, 200, "{}", own.body);
 }
 
+/// The matrix for cursors: for every TLP × audience and every reader
+/// relation, a write the reader may not see leaves its next poll exactly as
+/// an idle one (no items, a fresh cursor of the same length); one it may
+/// see arrives.
+async fn cursors_follow_the_sharing_matrix(backend: TestBackend) {
+    let w = world(backend).await;
+    let readers = [&w.acme, &w.ngo, &w.member, &w.exchange, &w.hub];
+    for (i, (tlp, audience, visible)) in sharing_cases().into_iter().enumerate() {
+        let mut before = Vec::new();
+        for reader in readers {
+            let page = feed(&w.app, reader, None).await;
+            before.push(page.body["next"].as_str().unwrap().to_owned());
+        }
+        let id = ids(&create(
+            &w.app,
+            &w.acme,
+            vec![address_record(&evm(600 + i), tlp, audience.clone())],
+        )
+        .await)
+        .remove(0);
+        for (r, reader) in readers.iter().enumerate() {
+            let page = feed(&w.app, reader, Some(&before[r])).await;
+            assert_eq!(page.status, 200, "{}", page.body);
+            let items = page.body["items"].as_array().unwrap();
+            let next = page.body["next"].as_str().unwrap();
+            assert_eq!(
+                next.len(),
+                before[r].len(),
+                "{} {tlp} {audience}",
+                reader.id
+            );
+            assert_ne!(next, before[r]);
+            if visible[r] {
+                assert_eq!(items.len(), 1, "{} {tlp} {audience}", reader.id);
+                assert_eq!(items[0]["record_id"], json!(id));
+            } else {
+                assert_eq!(
+                    items.len(),
+                    0,
+                    "{} sees a hidden write: {tlp} {audience}",
+                    reader.id
+                );
+            }
+        }
+    }
+}
+
 /// After GREEN → RED, a former reader loses the record on every path; after
 /// RED → GREEN, a new reader sees a history that starts at the revision it
 /// could read: revision 1, created then.
@@ -863,5 +910,6 @@ crate::on_both_backends!(
     references_to_invisible_records_are_left_out,
     reference_fields_follow_the_sharing_matrix,
     cursors_reveal_nothing_about_hidden_events,
+    cursors_follow_the_sharing_matrix,
     narrowed_and_widened_histories,
 );
