@@ -159,6 +159,16 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Stops the demo server when the test ends, passed or failed.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Runs `tracewire demo`, then the curl lines it printed, as a new user would.
 #[test]
 fn demo_curl_lines_work_as_printed() {
@@ -178,8 +188,10 @@ fn demo_curl_lines_work_as_printed() {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut child = KillOnDrop(child);
     let mut printed = Vec::new();
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+    for line in BufReader::new(stdout).lines() {
         let line = line.unwrap();
         if line.starts_with("serving on") {
             break;
@@ -314,10 +326,10 @@ fn demo_curl_lines_work_as_printed() {
     // SIGTERM: graceful shutdown, clean exit.
     Command::new("kill")
         .arg("-TERM")
-        .arg(child.id().to_string())
+        .arg(child.0.id().to_string())
         .status()
         .unwrap();
-    let status = child.wait().unwrap();
+    let status = child.0.wait().unwrap();
     assert!(status.success(), "{status:?}");
 
     // Running the demo again reuses the directory (same CA, same partners).
