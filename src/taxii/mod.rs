@@ -3,10 +3,11 @@
 //!
 //! A collection is a view of the change feed (`crate::storage::changes`):
 //! each change (a new revision or a revocation of a record) stands for the
-//! STIX objects of that revision, shown only if the reader could read that
-//! revision under its own sharing, exactly as `/v1/changes` does. Objects
-//! are paged in feed order with a cursor `<seq>.<n>` (change `seq`, from
-//! its `n`th object), so `next` never skips or repeats an object, and
+//! STIX objects of that revision, rendered through
+//! `crate::records::Disclosure` exactly as `/v1/changes` does. Objects are
+//! paged in feed order with a cursor for (change `seq`, from its `n`th
+//! object), sealed for the reader (`crate::cursor`), so `next` never skips
+//! or repeats an object and reveals nothing about hidden changes, and
 //! `date_added` is the time the change was stored. Entry 0 of every
 //! collection holds tracewire's fixed objects (its identity, its extension
 //! definition, the TLP 2.0 markings).
