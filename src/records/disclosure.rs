@@ -93,7 +93,7 @@ impl<'r> Disclosure<'r> {
         conn: &mut DbConnection,
         reader: &'r Reader,
         rows: &[RecordRow],
-        revisions: Option<Vec<RevisionRow>>,
+        revisions: Option<&[RevisionRow]>,
     ) -> Result<Disclosure<'r>, RecordError> {
         let mut records = HashMap::with_capacity(rows.len());
         let mut to_number: HashSet<String> = HashSet::new();
@@ -130,16 +130,18 @@ impl<'r> Disclosure<'r> {
             }
             records.insert(row.id.clone(), known);
         }
-        let history = match revisions {
+        let loaded;
+        let history: &[RevisionRow] = match revisions {
             Some(all) => all,
-            None if to_number.is_empty() => Vec::new(),
+            None if to_number.is_empty() => &[],
             None => {
                 let ids: Vec<String> = to_number.iter().cloned().collect();
-                store::revisions_of(conn, &ids)?
+                loaded = store::revisions_of(conn, &ids)?;
+                &loaded
             }
         };
         let mut by_record: HashMap<&str, Vec<&RevisionRow>> = HashMap::new();
-        for revision in &history {
+        for revision in history {
             if to_number.contains(&revision.record_id) {
                 by_record
                     .entry(revision.record_id.as_str())
@@ -228,6 +230,7 @@ impl<'r> Disclosure<'r> {
                     content,
                     content_hash,
                     received_at: readable.received_at.and_utc(),
+                    stored_revision: readable.revision,
                 }
             })
             .collect()
@@ -246,6 +249,7 @@ impl<'r> Disclosure<'r> {
             content,
             content_hash,
             received_at: readable.received_at.and_utc(),
+            stored_revision: readable.revision,
         })
     }
 

@@ -51,6 +51,9 @@ pub struct ChangeEvent {
     /// SHA-256 of `record` exactly as shown to you.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_hash: Option<String>,
+    /// The revision's real number, for the audit log only.
+    #[serde(skip)]
+    pub stored_revision: i32,
 }
 
 /// A page of the feed.
@@ -104,7 +107,7 @@ fn read_changes(
         ids.dedup();
         let current = store::rows_of(conn, &ids)?;
         let revisions = store::revisions_of(conn, &ids)?;
-        let disclosure = Disclosure::prepare(conn, reader, &current, Some(revisions))?;
+        let disclosure = Disclosure::prepare(conn, reader, &current, Some(&revisions))?;
         for row in rows {
             if items.len() as i64 == limit {
                 break;
@@ -119,6 +122,7 @@ fn read_changes(
                 event: row.event,
                 record_id: row.record_id,
                 revision: shown.content.revision,
+                stored_revision: row.revision,
                 at: row.at.and_utc(),
                 content_hash: (!tombstone).then_some(shown.content_hash),
                 record: (!tombstone).then_some(shown.content),
@@ -154,7 +158,7 @@ pub fn changes(
             record_ids: page
                 .items
                 .iter()
-                .map(|e| format!("{}@{}", e.record_id, e.revision))
+                .map(|e| format!("{}@{}", e.record_id, e.stored_revision))
                 .collect(),
             result_count: page.items.len(),
             detail: json!({ "after": after, "limit": limit, "next": next }),

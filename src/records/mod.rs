@@ -733,7 +733,7 @@ fn read_revisions(
 ) -> Result<Vec<RevisionView>, RecordError> {
     let (row, _) = store::find(conn, id)?.ok_or(RecordError::NotFound)?;
     let revisions = store::revisions(conn, id)?;
-    let disclosure = Disclosure::prepare(conn, reader, &[row], Some(revisions))?;
+    let disclosure = Disclosure::prepare(conn, reader, &[row], Some(&revisions))?;
     let visible = disclosure.history(id);
     if visible.is_empty() {
         return Err(RecordError::NotFound);
@@ -913,7 +913,7 @@ pub fn revisions(
         |revisions| {
             revisions
                 .iter()
-                .map(|r| format!("{}@{}", r.content.id, r.content.revision))
+                .map(|r| format!("{}@{}", r.content.id, r.stored_revision))
                 .collect()
         },
         detail,

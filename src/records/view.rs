@@ -133,6 +133,10 @@ pub struct RevisionView {
     pub content_hash: String,
     /// When the hub received this revision.
     pub received_at: DateTime<Utc>,
+    /// Its real number, for the audit log only (readers see
+    /// `content.revision`, numbered among the revisions they may read).
+    #[serde(skip)]
+    pub stored_revision: i32,
 }
 
 /// One page of a listing.

@@ -392,7 +392,7 @@ fn load_batch(
     };
     let mut all = store::revisions_of(conn, &ids)?;
     all.sort_by(|a, b| (&a.record_id, a.revision).cmp(&(&b.record_id, b.revision)));
-    let disclosure = Disclosure::prepare(conn, reader, &current, Some(all.clone()))?;
+    let disclosure = Disclosure::prepare(conn, reader, &current, Some(&all))?;
     let mut end_ids = Vec::new();
     for revision in all {
         let id = revision.record_id.clone();

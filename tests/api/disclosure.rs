@@ -868,6 +868,19 @@ async fn narrowed_and_widened_histories(backend: TestBackend) {
     assert_eq!(revisions.len(), 1);
     assert_eq!(revisions[0]["revision"], 1);
     assert_eq!(revisions[0]["received_at"].as_str().unwrap(), widened_at);
+    // The audit log keeps the real revision the exchange read.
+    let audited: Vec<String> = {
+        use diesel::prelude::*;
+        use tracewire::storage::schema::audit_log;
+        let mut conn = w.app.db.get().unwrap();
+        audit_log::table
+            .filter(audit_log::action.eq("records.revisions"))
+            .filter(audit_log::organization.eq("exchange"))
+            .select(audit_log::record_ids)
+            .load(&mut *conn)
+            .unwrap()
+    };
+    assert_eq!(audited.last().unwrap(), &format!("[\"{widened}@2\"]"));
     let events: Vec<&Value> = all.body["items"]
         .as_array()
         .unwrap()
