@@ -1,15 +1,24 @@
 //! Intelligence records: parsing submissions into validated records,
-//! storing batches atomically, and reading them back through the sharing
-//! rule. Handlers in `crate::api::records` stay thin around these functions.
+//! storing batches atomically and writing revisions (here); reading them
+//! back (`reads`), walking their links (`links`), and what a reader sees of
+//! them (`disclosure`, which every read path renders through). Handlers in
+//! `crate::api::records` stay thin around these functions.
 mod disclosure;
 pub mod export;
 pub mod feed;
 mod input;
+mod links;
+mod reads;
 pub mod sightings;
 mod view;
 
 pub(crate) use disclosure::Disclosure;
 pub use input::{AudienceInput, RecordInput};
+pub(crate) use links::walk_from_address;
+pub use links::{attribution, relationships, AttributionPath, LinkedRecord};
+pub(crate) use reads::present_all;
+use reads::{audit_read, read_one};
+pub use reads::{count, export, get, list, revisions};
 pub use view::{
     AudienceView, ProvenanceView, RecordContent, RecordPage, RecordView, RevisionView,
     SightingDetails,
@@ -25,7 +34,7 @@ use crate::domain::{
 use crate::error::FieldError;
 use crate::storage::changes::{self as change_log, NewChange};
 use crate::storage::records::{
-    self as store, AudienceRow, LinkRow, NewRecordRows, RecordFilter, RecordRow, RevisionRow,
+    self as store, AudienceRow, LinkRow, NewRecordRows, RecordRow, RevisionRow,
 };
 use crate::storage::{communities, now, organizations, DbConnection, StorageError};
 use diesel::Connection;
@@ -555,21 +564,6 @@ fn content_sharing(content: &RecordContent) -> Option<Sharing> {
     Sharing::new(content.tlp, audience).ok()
 }
 
-/// The rows `reader` may read, in order, as it sees them (rows it may not
-/// read are left out). Every path showing current records renders here,
-/// through [`Disclosure`].
-pub(crate) fn present_all(
-    conn: &mut DbConnection,
-    reader: &Reader,
-    rows: &[RecordRow],
-) -> Result<Vec<RecordView>, RecordError> {
-    let disclosure = Disclosure::prepare(conn, reader, rows, None)?;
-    Ok(rows
-        .iter()
-        .filter_map(|row| disclosure.record(&row.id))
-        .collect())
-}
-
 /// Writing sightings needs `sightings:write`, writing other records
 /// `indicators:write`: on create, update and revoke alike.
 fn require_write_scope(caller: &Caller, kind: RecordKind) -> Result<(), RecordError> {
@@ -724,51 +718,6 @@ pub fn revoke(
     })
 }
 
-/// The revisions of a record that `reader` could read under each revision's
-/// own sharing, oldest first; [`RecordError::NotFound`] when there are none.
-fn read_revisions(
-    conn: &mut DbConnection,
-    reader: &Reader,
-    id: &str,
-) -> Result<Vec<RevisionView>, RecordError> {
-    let (row, _) = store::find(conn, id)?.ok_or(RecordError::NotFound)?;
-    let revisions = store::revisions(conn, id)?;
-    let disclosure = Disclosure::prepare(conn, reader, &[row], Some(&revisions))?;
-    let visible = disclosure.history(id);
-    if visible.is_empty() {
-        return Err(RecordError::NotFound);
-    }
-    Ok(visible)
-}
-
-/// One record, if `reader` may see it; otherwise [`RecordError::NotFound`],
-/// exactly as for a record that does not exist.
-fn read_one(conn: &mut DbConnection, reader: &Reader, id: &str) -> Result<RecordView, RecordError> {
-    let (row, _) = store::find(conn, id)?.ok_or(RecordError::NotFound)?;
-    present_all(conn, reader, &[row])?
-        .pop()
-        .ok_or(RecordError::NotFound)
-}
-
-/// A page of the records `reader` may see that match `filter`.
-fn read_page(
-    conn: &mut DbConnection,
-    reader: &Reader,
-    filter: &RecordFilter,
-    limit: i64,
-) -> Result<RecordPage, RecordError> {
-    let limit = limit.clamp(1, MAX_EXPORT);
-    let mut rows = store::list(conn, reader, filter, limit + 1)?;
-    let next = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|r| r.id.clone())
-    } else {
-        None
-    };
-    let items = present_all(conn, reader, &rows)?;
-    Ok(RecordPage { items, next })
-}
-
 fn audit_write(
     conn: &mut DbConnection,
     caller: &Caller,
@@ -788,139 +737,6 @@ fn audit_write(
     )
 }
 
-/// Appends a read entry; a miss is recorded too (with no result).
-fn audit_read<T>(
-    conn: &mut DbConnection,
-    caller: &Caller,
-    action: &'static str,
-    result: &Result<T, RecordError>,
-    ids: impl FnOnce(&T) -> Vec<String>,
-    detail: serde_json::Value,
-) -> Result<(), StorageError> {
-    let record_ids = match result {
-        Ok(value) => ids(value),
-        Err(_) => Vec::new(),
-    };
-    let result_count = record_ids.len();
-    audit::record_read(
-        conn,
-        caller,
-        AuditEvent {
-            action,
-            record_ids,
-            result_count,
-            detail,
-        },
-    )
-}
-
-/// One record, if the caller may see it; otherwise [`RecordError::NotFound`],
-/// exactly as for a record that does not exist. The read is audited.
-pub fn get(conn: &mut DbConnection, caller: &Caller, id: &str) -> Result<RecordView, RecordError> {
-    let reader = reader_for(conn, &caller.organization)?;
-    let result = read_one(conn, &reader, id);
-    audit_read(
-        conn,
-        caller,
-        "records.read",
-        &result,
-        |v| vec![v.content.id.clone()],
-        json!({ "requested": id }),
-    )?;
-    result
-}
-
-/// A page of the records the caller may see that match `filter`. The read is audited.
-pub fn list(
-    conn: &mut DbConnection,
-    caller: &Caller,
-    filter: &RecordFilter,
-    limit: i64,
-) -> Result<RecordPage, RecordError> {
-    let reader = reader_for(conn, &caller.organization)?;
-    let result = read_page(conn, &reader, filter, limit.min(MAX_PAGE));
-    let detail = json!({ "filter": format!("{filter:?}"), "limit": limit });
-    audit_read(
-        conn,
-        caller,
-        "records.list",
-        &result,
-        |page| page.items.iter().map(|v| v.content.id.clone()).collect(),
-        detail,
-    )?;
-    result
-}
-
-/// Like [`list`], with pages of up to [`MAX_EXPORT`] records, for CSV and
-/// JSON-lines exports. The read is audited as an export.
-pub fn export(
-    conn: &mut DbConnection,
-    caller: &Caller,
-    filter: &RecordFilter,
-    limit: i64,
-    format: &str,
-) -> Result<RecordPage, RecordError> {
-    let reader = reader_for(conn, &caller.organization)?;
-    let result = read_page(conn, &reader, filter, limit);
-    let detail = json!({ "filter": format!("{filter:?}"), "limit": limit, "format": format });
-    audit_read(
-        conn,
-        caller,
-        "records.export",
-        &result,
-        |page| page.items.iter().map(|v| v.content.id.clone()).collect(),
-        detail,
-    )?;
-    result
-}
-
-/// How many records the caller may see match `filter`. Invisible records
-/// never count. The read is audited (with the count, no ids).
-pub fn count(
-    conn: &mut DbConnection,
-    caller: &Caller,
-    filter: &RecordFilter,
-) -> Result<i64, RecordError> {
-    let reader = reader_for(conn, &caller.organization)?;
-    let count = store::count(conn, &reader, filter)?;
-    audit::record_read(
-        conn,
-        caller,
-        AuditEvent {
-            action: "records.count",
-            record_ids: Vec::new(),
-            result_count: count as usize,
-            detail: json!({ "filter": format!("{filter:?}") }),
-        },
-    )?;
-    Ok(count)
-}
-
-/// The revisions of a record the caller could read, oldest first. The read is audited.
-pub fn revisions(
-    conn: &mut DbConnection,
-    caller: &Caller,
-    id: &str,
-) -> Result<Vec<RevisionView>, RecordError> {
-    let reader = reader_for(conn, &caller.organization)?;
-    let result = read_revisions(conn, &reader, id);
-    let detail = json!({ "requested": id });
-    audit_read(
-        conn,
-        caller,
-        "records.revisions",
-        &result,
-        |revisions| {
-            revisions
-                .iter()
-                .map(|r| format!("{}@{}", r.content.id, r.stored_revision))
-                .collect()
-        },
-        detail,
-    )?;
-    result
-}
-
 /// The link a record makes: a relationship's two ends, or a sighting to the
 /// record it names.
 fn link_row(content: &RecordContent) -> Option<LinkRow> {
@@ -938,185 +754,4 @@ fn link_row(content: &RecordContent) -> Option<LinkRow> {
         from_id: content.from.clone()?,
         to_id: content.to.clone()?,
     })
-}
-
-/// Visible, unrevoked records among `ids`, presented for `reader`, by id.
-fn visible_records(
-    conn: &mut DbConnection,
-    reader: &Reader,
-    ids: &[String],
-) -> Result<HashMap<String, RecordView>, RecordError> {
-    let rows: Vec<RecordRow> = store::existing(conn, ids)?
-        .into_iter()
-        .map(|(row, _)| row)
-        .filter(|row| !row.revoked)
-        .collect();
-    Ok(present_all(conn, reader, &rows)?
-        .into_iter()
-        .map(|view| (view.content.id.clone(), view))
-        .collect())
-}
-
-/// The relationships touching a record, as far as `reader` may see them:
-/// a relationship shows only if the reader can see it and both its ends.
-fn read_relationships(
-    conn: &mut DbConnection,
-    reader: &Reader,
-    id: &str,
-) -> Result<Vec<RecordView>, RecordError> {
-    read_one(conn, reader, id)?;
-    let links: Vec<LinkRow> = store::links_touching(conn, id)?
-        .into_iter()
-        .filter(|l| l.relation != store::SIGHTING_OF)
-        .collect();
-    let mut ids: Vec<String> = links
-        .iter()
-        .flat_map(|l| {
-            [
-                l.relationship_id.clone(),
-                l.from_id.clone(),
-                l.to_id.clone(),
-            ]
-        })
-        .collect();
-    ids.sort();
-    ids.dedup();
-    let visible = visible_records(conn, reader, &ids)?;
-    Ok(links
-        .iter()
-        .filter(|l| visible.contains_key(&l.from_id) && visible.contains_key(&l.to_id))
-        .filter_map(|l| visible.get(&l.relationship_id).cloned())
-        .collect())
-}
-
-/// A record reached by walking a relationship.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct LinkedRecord {
-    /// The relationship walked.
-    pub relationship: RecordView,
-    /// The record at its other end.
-    pub record: RecordView,
-}
-
-/// Where an address (or wallet) leads: the wallets it belongs to and the
-/// entities it or its wallets are attributed to, through visible links only.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct AttributionPath {
-    pub record: RecordView,
-    pub wallets: Vec<LinkedRecord>,
-    pub entities: Vec<LinkedRecord>,
-}
-
-fn outgoing(
-    conn: &mut DbConnection,
-    reader: &Reader,
-    from: &str,
-    relation: Relation,
-) -> Result<Vec<LinkedRecord>, RecordError> {
-    let links: Vec<LinkRow> = store::links_touching(conn, from)?
-        .into_iter()
-        .filter(|l| l.from_id == from && l.relation == relation.as_str())
-        .collect();
-    let ids: Vec<String> = links
-        .iter()
-        .flat_map(|l| [l.relationship_id.clone(), l.to_id.clone()])
-        .collect();
-    let visible = visible_records(conn, reader, &ids)?;
-    Ok(links
-        .iter()
-        .filter_map(|l| {
-            Some(LinkedRecord {
-                relationship: visible.get(&l.relationship_id)?.clone(),
-                record: visible.get(&l.to_id)?.clone(),
-            })
-        })
-        .collect())
-}
-
-/// The wallets an address belongs to and the entities it or its wallets
-/// are attributed to, through what `reader` may see.
-pub(crate) fn walk_from_address(
-    conn: &mut DbConnection,
-    reader: &Reader,
-    id: &str,
-) -> Result<(Vec<LinkedRecord>, Vec<LinkedRecord>), RecordError> {
-    let wallets = outgoing(conn, reader, id, Relation::MemberOf)?;
-    let mut entities = outgoing(conn, reader, id, Relation::AttributedTo)?;
-    for wallet in &wallets {
-        entities.extend(outgoing(
-            conn,
-            reader,
-            &wallet.record.content.id,
-            Relation::AttributedTo,
-        )?);
-    }
-    Ok((wallets, entities))
-}
-
-fn read_attribution(
-    conn: &mut DbConnection,
-    reader: &Reader,
-    id: &str,
-) -> Result<AttributionPath, RecordError> {
-    let record = read_one(conn, reader, id)?;
-    let mut wallets = Vec::new();
-    let mut entities = Vec::new();
-    match record.content.kind {
-        RecordKind::Address => (wallets, entities) = walk_from_address(conn, reader, id)?,
-        RecordKind::Wallet => entities = outgoing(conn, reader, id, Relation::AttributedTo)?,
-        RecordKind::Entity | RecordKind::Relationship | RecordKind::Sighting => {}
-    }
-    Ok(AttributionPath {
-        record,
-        wallets,
-        entities,
-    })
-}
-
-/// The relationships of a record the caller may see (both ends visible). Audited.
-pub fn relationships(
-    conn: &mut DbConnection,
-    caller: &Caller,
-    id: &str,
-) -> Result<Vec<RecordView>, RecordError> {
-    let reader = reader_for(conn, &caller.organization)?;
-    let result = read_relationships(conn, &reader, id);
-    let ids = |list: &Vec<RecordView>| list.iter().map(|r| r.content.id.clone()).collect();
-    audit_read(
-        conn,
-        caller,
-        "records.relationships",
-        &result,
-        ids,
-        json!({ "requested": id }),
-    )?;
-    result
-}
-
-/// Walks from an address or wallet to its wallets and entities, through
-/// what the caller may see. Audited.
-pub fn attribution(
-    conn: &mut DbConnection,
-    caller: &Caller,
-    id: &str,
-) -> Result<AttributionPath, RecordError> {
-    let reader = reader_for(conn, &caller.organization)?;
-    let result = read_attribution(conn, &reader, id);
-    let ids = |a: &AttributionPath| {
-        let mut ids = vec![a.record.content.id.clone()];
-        for linked in a.wallets.iter().chain(&a.entities) {
-            ids.push(linked.relationship.content.id.clone());
-            ids.push(linked.record.content.id.clone());
-        }
-        ids
-    };
-    audit_read(
-        conn,
-        caller,
-        "records.attribution",
-        &result,
-        ids,
-        json!({ "requested": id }),
-    )?;
-    result
 }
