@@ -112,6 +112,8 @@ pub fn tls_config(connection: &Connection) -> anyhow::Result<rustls::ClientConfi
 pub struct Reply {
     pub status: StatusCode,
     pub body: Value,
+    /// Size of the body as received, in bytes.
+    pub bytes: usize,
 }
 
 /// A client of one tracewire server as one organization's API client.
@@ -223,5 +225,6 @@ where
     Ok(Reply {
         status,
         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        bytes: body.len(),
     })
 }

@@ -22,6 +22,13 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Screen(args) => match tracewire::cli::screen::run(*args).await {
+            Ok(report) => std::process::exit(if report.matched() > 0 { 1 } else { 0 }),
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                std::process::exit(2);
+            }
+        },
         Command::Demo(args) => {
             tracewire::telemetry::init(&Settings::default().log);
             tracewire::cli::demo::run(args).await

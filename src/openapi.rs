@@ -53,6 +53,7 @@ Errors are RFC 9457 problem documents with a stable `type` (`urn:tracewire:probl
         crate::api::screening::screen_one,
         crate::api::changes::list_changes,
         crate::api::screening::screen_many,
+        crate::api::screening::screen_privately,
         crate::api::sightings::report_sightings,
         crate::api::sightings::record_sightings,
         crate::api::taxii::discovery,

@@ -112,7 +112,9 @@ pub struct OrgRateLimits {
 
 impl OrgRateLimits {
     pub fn new(requests_per_second: u32, request_burst: u32, items_per_second: u32) -> Self {
-        let largest_batch = crate::records::MAX_BATCH.max(crate::screening::MAX_SCREEN_BATCH);
+        let largest_batch = crate::records::MAX_BATCH
+            .max(crate::screening::MAX_SCREEN_BATCH)
+            .max(crate::screening::private::MAX_PRIVATE_PREFIXES);
         OrgRateLimits {
             requests: OrgRateLimiter::new(requests_per_second, request_burst),
             bulk_items: OrgRateLimiter::new(
@@ -129,10 +131,12 @@ fn is_bulk(req: &ServiceRequest) -> bool {
     req.method() == actix_web::http::Method::POST
         && (path == "/v1/records"
             || path == "/v1/screen"
+            || path == "/v1/screen/private"
             || (path.starts_with("/taxii2/") && path.ends_with("/objects/")))
 }
 
-/// How many items a bulk body holds (`items` or, for TAXII, `objects`);
+/// How many items a bulk body holds (`items`, for TAXII `objects`, for
+/// private screening `prefixes`);
 /// 0 when it is not such JSON (the handler then refuses it).
 fn count_items(body: &[u8]) -> u64 {
     #[derive(serde::Deserialize)]
@@ -141,9 +145,11 @@ fn count_items(body: &[u8]) -> u64 {
         items: Vec<serde::de::IgnoredAny>,
         #[serde(default)]
         objects: Vec<serde::de::IgnoredAny>,
+        #[serde(default)]
+        prefixes: Vec<serde::de::IgnoredAny>,
     }
     serde_json::from_slice::<Bulk>(body)
-        .map(|bulk| (bulk.items.len() + bulk.objects.len()) as u64)
+        .map(|bulk| (bulk.items.len() + bulk.objects.len() + bulk.prefixes.len()) as u64)
         .unwrap_or(0)
 }
 

@@ -3,6 +3,7 @@
 use crate::auth::Caller;
 use crate::domain::Scope;
 use crate::error::{ApiError, FieldError, Problem};
+use crate::screening::private::{self, PrivateScreenRequest, PrivateScreenResponse};
 use crate::screening::{self, ScreenItem, ScreenResult, MAX_SCREEN_BATCH};
 use crate::storage::Database;
 use actix_web::{get, post, web};
@@ -10,7 +11,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(screen_one).service(screen_many);
+    // Before `/screen/{chain}/{address}`'s siblings, so the literal path wins.
+    cfg.service(screen_privately)
+        .service(screen_one)
+        .service(screen_many);
 }
 
 /// Screen one address.
@@ -101,4 +105,35 @@ async fn screen_many(
         .await?;
     let matched = items.iter().filter(|r| r.matched).count();
     Ok(web::Json(ScreenResponse { items, matched }))
+}
+
+/// Screen privately: send bucket prefixes, not addresses.
+///
+/// Hash each link key of each address you screen as
+/// SHA-256("tracewire-private-screening-v1:" + link key) and send the first
+/// 20 bits (5 hex characters) of each hash, with decoys if you like. The
+/// answer holds every entry of those buckets that you may read, each with
+/// its full hash and the screening summary; keep the entries whose hash is
+/// one of yours. Neither the prefixes nor the answer are logged or stored;
+/// the audit log records that you asked, and how many prefixes. The
+/// protocol, with a worked example: `docs/private-screening.md`.
+#[utoipa::path(post, path = "/v1/screen/private", tag = "screening", operation_id = "screen_privately",
+    request_body = PrivateScreenRequest,
+    responses((status = 200, body = PrivateScreenResponse),
+        (status = 422, description = "Wrong version, no prefixes or more than 16,384, or a prefix that is not 5 hex characters", body = Problem, content_type = "application/problem+json")),
+    security(("mutual_tls" = [], "bearer" = ["indicators:read"])))]
+#[post("/screen/private")]
+async fn screen_privately(
+    caller: Caller,
+    db: web::Data<Database>,
+    body: web::Json<PrivateScreenRequest>,
+) -> Result<web::Json<PrivateScreenResponse>, ApiError> {
+    caller.require(Scope::IndicatorsRead)?;
+    let request = body.into_inner();
+    let buckets = private::buckets_of(&request).map_err(ApiError::Validation)?;
+    let sent = request.prefixes.len();
+    let response = db
+        .run(move |conn| private::screen_buckets(conn, &caller, &buckets, sent))
+        .await?;
+    Ok(web::Json(response))
 }

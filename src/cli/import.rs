@@ -6,6 +6,7 @@
 //! by index): the importer sets those lines aside as rejected and sends the
 //! rest again, so every good line is stored exactly once. Each attempt
 //! carries an `Idempotency-Key`, so a retry after a lost answer is safe.
+use super::progress::Progress;
 use crate::client::{ApiClient, ConnectArgs};
 use crate::import::{self, Defaults, Format, ImportLine};
 use anyhow::{bail, Context};
@@ -13,7 +14,6 @@ use awc::http::{Method, StatusCode};
 use clap::{Args, ValueEnum};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -102,51 +102,6 @@ fn defaults(args: &ImportArgs, format: Format) -> Defaults {
     defaults
 }
 
-/// A progress line on stderr: redrawn in place on a terminal, printed
-/// every few seconds otherwise.
-struct Progress {
-    total: usize,
-    terminal: bool,
-    started: Instant,
-    last: Instant,
-}
-
-impl Progress {
-    fn new(total: usize) -> Progress {
-        let now = Instant::now();
-        Progress {
-            total,
-            terminal: std::io::stderr().is_terminal(),
-            started: now,
-            last: now,
-        }
-    }
-
-    fn show(&mut self, done: usize, accepted: usize, rejected: usize, last: bool) {
-        if !self.terminal && !last && self.last.elapsed() < Duration::from_secs(5) {
-            return;
-        }
-        self.last = Instant::now();
-        const WIDTH: usize = 30;
-        let filled = (done * WIDTH).checked_div(self.total).unwrap_or(WIDTH);
-        let bar = format!("{}{}", "#".repeat(filled), ".".repeat(WIDTH - filled));
-        let rate = done as f64 / self.started.elapsed().as_secs_f64().max(0.001);
-        let text = format!(
-            "[{bar}] {done}/{} lines, {accepted} accepted, {rejected} rejected, {rate:.0} lines/s",
-            self.total
-        );
-        let mut err = std::io::stderr();
-        if self.terminal {
-            let _ = write!(err, "\r{text}");
-            if last {
-                let _ = writeln!(err);
-            }
-        } else {
-            let _ = writeln!(err, "{text}");
-        }
-    }
-}
-
 /// Posts one batch, retrying transport failures and 5xx answers with the
 /// same idempotency key (so a batch the server stored is not stored twice).
 async fn post_batch(
@@ -217,7 +172,7 @@ pub async fn send(
             }
         }
     }
-    let mut progress = Progress::new(lines.len());
+    let mut progress = Progress::new(lines.len(), "lines");
     for (batch_number, chunk) in valid.chunks(batch_size).enumerate() {
         let mut batch: Vec<(usize, Value)> = chunk.to_vec();
         for attempt in 0.. {
@@ -259,15 +214,13 @@ pub async fn send(
         }
         progress.show(
             summary.accepted + reasons.len(),
-            summary.accepted,
-            reasons.len(),
+            &format!("{} accepted, {} rejected", summary.accepted, reasons.len()),
             false,
         );
     }
     progress.show(
         summary.accepted + reasons.len(),
-        summary.accepted,
-        reasons.len(),
+        &format!("{} accepted, {} rejected", summary.accepted, reasons.len()),
         true,
     );
     summary.rejected = reasons

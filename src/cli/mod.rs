@@ -7,6 +7,8 @@ pub mod demo_records;
 pub mod import;
 pub mod partner;
 pub mod pki;
+pub mod progress;
+pub mod screen;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -46,6 +48,11 @@ pub enum Command {
     /// organization, in atomic batches, with a progress bar and a summary of
     /// accepted and rejected lines (exit status 2 when lines were rejected).
     Import(Box<import::ImportArgs>),
+    /// Screen addresses from a file or standard input, privately by default
+    /// (only hash prefixes leave this machine; --plain sends the addresses),
+    /// with a progress bar, a summary and a report (table, CSV or JSON
+    /// lines). Exit status 0: nothing matched; 1: something matched; 2: error.
+    Screen(Box<screen::ScreenArgs>),
     /// Your organization's view of the hub: what is registered under it,
     /// the admin history that concerns it, its communities' members, and
     /// confirming credentials the hub added (over the API, as a partner).

@@ -4,6 +4,7 @@ pub mod chains;
 mod identifiers;
 mod indicator;
 mod organization;
+pub mod private_screening;
 mod scope;
 mod sharing;
 

@@ -476,6 +476,9 @@ fn record_row(
         }
         _ => None,
     };
+    let link_key_bucket = link_key
+        .as_deref()
+        .map(|key| crate::domain::private_screening::bucket_of_key(key) as i32);
     let mut search = content.name.clone().unwrap_or_default();
     for alias in &content.aliases {
         search.push('\n');
@@ -509,6 +512,7 @@ fn record_row(
         content_hash: hash.into(),
         created_at: at,
         updated_at: at,
+        screen_bucket: link_key_bucket,
     }
 }
 

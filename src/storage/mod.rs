@@ -417,20 +417,31 @@ pub fn run_migrations(conn: &mut DbConnection) -> StorageResult<Vec<String>> {
             .map(|v| v.to_string())
             .collect::<Vec<_>>()
     };
-    match conn {
+    const LOCK_KEY: i64 = 0x7472_6163_6577; // "tracew"
+    let applied = match conn {
         DbConnection::Sqlite(sqlite) => sqlite
             .run_pending_migrations(SQLITE_MIGRATIONS)
             .map(to_names)
             .map_err(|e| StorageError::Migration(e.to_string())),
         DbConnection::Postgres(pg) => {
-            const LOCK_KEY: i64 = 0x7472_6163_6577; // "tracew"
             pg.batch_execute(&format!("SELECT pg_advisory_lock({LOCK_KEY})"))?;
-            let result = pg
-                .run_pending_migrations(POSTGRES_MIGRATIONS)
+            pg.run_pending_migrations(POSTGRES_MIGRATIONS)
                 .map(to_names)
-                .map_err(|e| StorageError::Migration(e.to_string()));
-            pg.batch_execute(&format!("SELECT pg_advisory_unlock({LOCK_KEY})"))?;
-            result
+                .map_err(|e| StorageError::Migration(e.to_string()))
         }
+    };
+    // Data the migrations cannot compute in SQL on every backend.
+    let filled = applied
+        .and_then(|applied| records::fill_screen_buckets(conn).map(|filled| (applied, filled)));
+    if let DbConnection::Postgres(pg) = conn {
+        pg.batch_execute(&format!("SELECT pg_advisory_unlock({LOCK_KEY})"))?;
     }
+    let (applied, filled) = filled?;
+    if filled > 0 {
+        tracing::info!(
+            records = filled,
+            "private screening buckets filled for older records"
+        );
+    }
+    Ok(applied)
 }

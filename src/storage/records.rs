@@ -34,6 +34,9 @@ pub struct RecordRow {
     pub content_hash: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The private screening bucket of `link_key`
+    /// (`crate::domain::private_screening::bucket_of_key`).
+    pub screen_bucket: Option<i32>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -467,4 +470,67 @@ pub fn links_touching(conn: &mut DbConnection, record_id: &str) -> StorageResult
         .order(record_links::relationship_id)
         .select(LinkRow::as_select())
         .load(conn)?)
+}
+
+/// Unrevoked records of `kinds` that `reader` may see whose private
+/// screening bucket is one of `buckets`.
+pub fn visible_in_buckets(
+    conn: &mut DbConnection,
+    reader: &Reader,
+    buckets: &[i32],
+    kinds: &[&str],
+) -> StorageResult<Vec<RecordRow>> {
+    let mut rows = Vec::new();
+    for chunk in buckets.chunks(INSERT_CHUNK) {
+        rows.extend(
+            visible_to(records::table.into_boxed(), reader)
+                .filter(records::screen_bucket.eq_any(chunk))
+                .filter(records::kind.eq_any(kinds))
+                .filter(records::revoked.eq(false))
+                .order(records::id)
+                .select(RecordRow::as_select())
+                .load(conn)?,
+        );
+    }
+    Ok(rows)
+}
+
+/// Gives every record written before private screening existed (a link key
+/// but no bucket) its bucket. Runs after the migrations at every start; the
+/// partial index `records_screen_bucket_missing` makes it free once done.
+/// Returns how many rows it filled.
+pub fn fill_screen_buckets(conn: &mut DbConnection) -> StorageResult<usize> {
+    use crate::domain::private_screening::{bucket_of_key, HASH_LABEL, PREFIX_BITS};
+    if let DbConnection::Postgres(pg) = conn {
+        // The same hash in SQL, so a large table is filled in one statement
+        // (checked against `bucket_of_key` by the upgrade test).
+        let sql = format!(
+            "UPDATE records SET screen_bucket = ('x' || substr(encode(sha256(convert_to('{HASH_LABEL}' || link_key, 'UTF8')), 'hex'), 1, {digits}))::bit({PREFIX_BITS})::int \
+             WHERE screen_bucket IS NULL AND link_key IS NOT NULL",
+            digits = PREFIX_BITS / 4
+        );
+        return Ok(diesel::sql_query(sql).execute(pg)?);
+    }
+    let mut filled = 0;
+    loop {
+        let missing: Vec<(String, Option<String>)> = records::table
+            .filter(records::screen_bucket.is_null())
+            .filter(records::link_key.is_not_null())
+            .select((records::id, records::link_key))
+            .limit(INSERT_CHUNK as i64)
+            .load(conn)?;
+        if missing.is_empty() {
+            return Ok(filled);
+        }
+        conn.transaction(|conn| {
+            for (id, key) in &missing {
+                let bucket = key.as_deref().map(|k| bucket_of_key(k) as i32);
+                diesel::update(records::table.find(id))
+                    .set(records::screen_bucket.eq(bucket))
+                    .execute(conn)?;
+            }
+            Ok::<_, diesel::result::Error>(())
+        })?;
+        filled += missing.len();
+    }
 }

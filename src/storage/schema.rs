@@ -82,6 +82,7 @@ diesel::table! {
         content_hash -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        screen_bucket -> Nullable<Integer>,
     }
 }
 

@@ -20,6 +20,7 @@ mod key_encryption;
 mod operations;
 mod outage;
 mod partner_issuers;
+mod private_screening;
 mod process;
 mod rate_limits;
 mod records;

@@ -33,6 +33,16 @@ impl ServerProcess {
     /// `[api]` section, the partner `acme` with read and write scopes,
     /// registered in `database_url`) and starts the server.
     pub async fn start(dir: &Path, database_url: &str, api_extra: &str) -> ServerProcess {
+        Self::start_logging(dir, database_url, api_extra, "info").await
+    }
+
+    /// Like [`ServerProcess::start`], logging at `level` to `server.log`.
+    pub async fn start_logging(
+        dir: &Path,
+        database_url: &str,
+        api_extra: &str,
+        level: &str,
+    ) -> ServerProcess {
         let pki = TestPki::create(dir);
         let (api_port, ops_port) = (free_port(), free_port());
         let config = dir.join("tracewire.toml");
@@ -44,7 +54,7 @@ impl ServerProcess {
                  [api]\nlisten = \"127.0.0.1:{api_port}\"\nworkers = 1\n{api_extra}\n\
                  [ops]\nlisten = \"127.0.0.1:{ops_port}\"\n\
                  [tls]\ncert = {cert:?}\nkey = {key:?}\nclient_ca = {ca:?}\ncrls = [{crl:?}]\n\
-                 [log]\nlevel = \"info\"\n",
+                 [log]\nlevel = {level:?}\n",
                 data = dir.display().to_string(),
                 url = database_url,
                 cert = pki.dir.join("server.pem").display().to_string(),
@@ -143,6 +153,26 @@ impl ServerProcess {
             .send()
             .await;
         Reply::from(read_json(response).await.unwrap())
+    }
+
+    pub async fn send_json(&self, path: &str, token: &str, body: serde_json::Value) -> Reply {
+        let response = self
+            .client(false)
+            .post(self.url(path))
+            .bearer_auth(token)
+            .send_json(&body)
+            .await;
+        Reply::from(read_json(response).await.unwrap())
+    }
+
+    /// The body of an operations endpoint, as text (`/metrics`).
+    pub async fn ops_get_text(&self, path: &str) -> String {
+        let mut response = awc::Client::default()
+            .get(self.ops_url(path))
+            .send()
+            .await
+            .unwrap();
+        String::from_utf8(response.body().await.unwrap().to_vec()).unwrap()
     }
 
     pub async fn ops_get(&self, path: &str) -> Reply {

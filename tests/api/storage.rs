@@ -66,8 +66,13 @@ async fn migrations_are_idempotent_and_values_round_trip(backend: TestBackend) {
 
 /// Applies the migrations of the previous release (before 2026-12-01) only.
 fn migrate_to_previous_release(url: &str) {
+    migrate_to_before(url, "2026-12-01");
+}
+
+/// Applies the migrations named before `first_new` only.
+fn migrate_to_before(url: &str, first_new: &str) {
     use diesel_migrations::MigrationHarness;
-    let previous = |name: String| name.as_str() < "2026-12-01";
+    let previous = |name: String| name.as_str() < first_new;
     if url.starts_with("sqlite") {
         let path = url.trim_start_matches("sqlite://");
         let mut conn = diesel::SqliteConnection::establish(path).unwrap();
@@ -154,9 +159,97 @@ async fn upgrading_keeps_registrations_in_effect(backend: TestBackend) {
     assert_eq!((first.as_str(), again.as_str()), ("aa", "aa"));
 }
 
+/// Records written before private screening existed get their buckets
+/// when the database is upgraded (PostgreSQL computes them in SQL, SQLite
+/// in Rust: both must equal the protocol's definition), and keep every
+/// other value; a second start has nothing left to fill.
+async fn upgrading_gives_older_records_their_screening_buckets(backend: TestBackend) {
+    use tracewire::domain::private_screening::bucket_of_key;
+    let dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::create(&backend, dir.path());
+    migrate_to_before(&database.url, "2026-12-02");
+    let keys = [
+        "evm:5aaeb6053f3e94c9b9a09f33669435e7ef1beaed",
+        "bch:qpm2qsznhks23z7629mms6s4cwef74vcwvy22gdx6a",
+        "btc:1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2",
+        "xrp:rEb8TK3gBgk5auZkwc6sHnwrGVJH8DuaLh",
+    ];
+    {
+        let db = Database::connect(
+            &DatabaseUrl::parse(&database.url).unwrap(),
+            1,
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        let mut conn = db.get().unwrap();
+        diesel::sql_query(
+            "INSERT INTO organizations (id, name, org_type, certificate_subject, created_at, disabled_at) \
+             VALUES ('acme', 'Acme', 'forensics', NULL, '2026-11-30 10:00:00', NULL)",
+        )
+        .execute(&mut *conn)
+        .unwrap();
+        for (n, key) in keys.iter().enumerate() {
+            diesel::sql_query(format!(
+                "INSERT INTO records (id, kind, source_org, revision, tlp, all_partners, attribution, revoked, chain, link_key, search_text, categories, body, content_hash, created_at, updated_at) \
+                 VALUES ('r{n}', 'address', 'acme', 1, 'green', TRUE, 'named', FALSE, 'eth', '{key}', '', '|scam|', '{{\"n\":{n}}}', 'h{n}', '2026-11-30 10:00:00', '2026-11-30 10:00:00')"
+            ))
+            .execute(&mut *conn)
+            .unwrap();
+        }
+        diesel::sql_query(
+            "INSERT INTO records (id, kind, source_org, revision, tlp, all_partners, attribution, revoked, chain, link_key, search_text, categories, body, content_hash, created_at, updated_at) \
+             VALUES ('w', 'wallet', 'acme', 1, 'green', TRUE, 'named', FALSE, 'eth', NULL, 'cluster', '|scam|', '{}', 'hw', '2026-11-30 10:00:00', '2026-11-30 10:00:00')",
+        )
+        .execute(&mut *conn)
+        .unwrap();
+    }
+    let db = Database::connect(
+        &DatabaseUrl::parse(&database.url).unwrap(),
+        1,
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    let applied = db.migrate().unwrap();
+    assert!(
+        applied.iter().any(|m| m.starts_with("20261202000001")),
+        "{applied:?}"
+    );
+    use tracewire::storage::schema::records;
+    let mut conn = db.get().unwrap();
+    let rows: Vec<(String, Option<String>, Option<i32>, String)> = records::table
+        .order(records::id)
+        .select((
+            records::id,
+            records::link_key,
+            records::screen_bucket,
+            records::body,
+        ))
+        .load(&mut *conn)
+        .unwrap();
+    assert_eq!(rows.len(), keys.len() + 1);
+    for (n, key) in keys.iter().enumerate() {
+        let (id, link_key, bucket, body) = &rows[n];
+        assert_eq!(id, &format!("r{n}"));
+        assert_eq!(link_key.as_deref(), Some(*key));
+        assert_eq!(*bucket, Some(bucket_of_key(key) as i32), "{key}");
+        assert_eq!(body, &format!("{{\"n\":{n}}}"), "the body is kept");
+    }
+    assert_eq!(
+        rows[keys.len()].2,
+        None,
+        "a wallet has no link key, so no bucket"
+    );
+    assert_eq!(
+        tracewire::storage::records::fill_screen_buckets(&mut conn).unwrap(),
+        0,
+        "nothing left to fill"
+    );
+}
+
 crate::on_both_backends!(
     migrations_are_idempotent_and_values_round_trip,
     upgrading_keeps_registrations_in_effect,
+    upgrading_gives_older_records_their_screening_buckets,
 );
 
 #[test]

@@ -23,6 +23,8 @@ use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use utoipa::ToSchema;
 
+pub mod private;
+
 /// The most addresses one bulk screening request may carry.
 pub const MAX_SCREEN_BATCH: usize = 10_000;
 
@@ -71,6 +73,10 @@ pub struct ScreenResult {
     /// Sightings you may see of this address (in any form) or of the
     /// records shown. Sightings alone do not make `matched` true.
     pub sightings: SightingTotals,
+    /// The visible sightings behind `sightings` (id, when, how often), for
+    /// answers that carry them one by one (private screening).
+    #[serde(skip)]
+    pub(crate) seen: Vec<SeenSighting>,
     /// Why the address could not be screened (bulk screening only; the
     /// other items are answered normally).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -82,6 +88,15 @@ impl ScreenResult {
         ScreenResult {
             input: item.address.clone(),
             chain: item.chain.clone(),
+            ..ScreenResult::blank()
+        }
+    }
+
+    /// A result with nothing found yet, for no particular input.
+    pub(crate) fn blank() -> ScreenResult {
+        ScreenResult {
+            input: String::new(),
+            chain: None,
             forms: Vec::new(),
             matched: false,
             records: Vec::new(),
@@ -91,6 +106,7 @@ impl ScreenResult {
             highest_confidence: None,
             sources: Vec::new(),
             sightings: SightingTotals::default(),
+            seen: Vec::new(),
             error: None,
         }
     }
@@ -172,10 +188,27 @@ fn screen_for(
 
     // One query for every visible match, then walks only where links exist.
     let keys: Vec<String> = all_keys.into_iter().collect();
+    let rows = store::visible_with_link_keys(conn, reader, &keys, SCREENED_KINDS)?;
+    match_rows(conn, reader, rows, &keys_of, &mut results)?;
+    Ok(results)
+}
+
+/// The kinds of record screening matches by link key: addresses, and
+/// sightings reported by address.
+pub(crate) const SCREENED_KINDS: &[&str] = &["address", "sighting"];
+
+/// Fills `results[i]` with what the caller may see about the link keys
+/// `keys_of[i]`, from `rows`: the unrevoked records of [`SCREENED_KINDS`]
+/// the reader may see that carry those keys (more rows are fine).
+pub(crate) fn match_rows(
+    conn: &mut DbConnection,
+    reader: &Reader,
+    rows: Vec<store::RecordRow>,
+    keys_of: &[Vec<String>],
+    results: &mut [ScreenResult],
+) -> Result<(), RecordError> {
     let (rows, sighting_rows): (Vec<_>, Vec<_>) =
-        store::visible_with_link_keys(conn, reader, &keys, &["address", "sighting"])?
-            .into_iter()
-            .partition(|row| row.kind == "address");
+        rows.into_iter().partition(|row| row.kind == "address");
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let linked: HashSet<String> = store::with_outgoing_links(conn, &ids)?
         .into_iter()
@@ -192,7 +225,7 @@ fn screen_for(
         }
     }
 
-    for (result, keys) in results.iter_mut().zip(&keys_of) {
+    for (result, keys) in results.iter_mut().zip(keys_of) {
         for key in keys {
             if let Some(found) = by_key.get(key) {
                 result.records.extend(found.iter().cloned());
@@ -209,10 +242,14 @@ fn screen_for(
             result.wallets.extend(wallets);
             result.entities.extend(entities);
         }
-        result.sightings = sightings.totals_for(keys, &result.records);
+        result.seen = sightings.seen_for(keys, &result.records);
+        result.sightings = SightingTotals::default();
+        for seen in &result.seen {
+            result.sightings.add(seen.seen_at, seen.count);
+        }
         summarize(result);
     }
-    Ok(results)
+    Ok(())
 }
 
 /// Fills the derived fields from what the result shows.
@@ -238,6 +275,15 @@ fn summarize(result: &mut ScreenResult) {
 
 /// One visible sighting: when and how often.
 type Seen = (chrono::DateTime<chrono::Utc>, u32);
+
+/// One visible sighting behind a screening answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SeenSighting {
+    /// The sighting record's id.
+    pub id: String,
+    pub seen_at: chrono::DateTime<chrono::Utc>,
+    pub count: u32,
+}
 
 /// The visible sightings of a screening request, by the link key they
 /// carry and by the record they name.
@@ -280,17 +326,22 @@ impl VisibleSightings {
         Ok(found)
     }
 
-    /// Totals over the sightings carrying one of `keys` or naming one of `shown`.
-    fn totals_for(&self, keys: &[String], shown: &[RecordView]) -> SightingTotals {
+    /// The sightings carrying one of `keys` or naming one of `shown`, once
+    /// each, by id.
+    fn seen_for(&self, keys: &[String], shown: &[RecordView]) -> Vec<SeenSighting> {
         let by_address = keys.iter().filter_map(|k| self.by_key.get(k));
         let by_record = shown
             .iter()
             .filter_map(|r| self.by_record.get(&r.content.id));
         let ids: BTreeSet<&String> = by_address.chain(by_record).flatten().collect();
-        let mut totals = SightingTotals::default();
-        for (seen_at, count) in ids.into_iter().filter_map(|id| self.all.get(id)) {
-            totals.add(*seen_at, *count);
-        }
-        totals
+        ids.into_iter()
+            .filter_map(|id| {
+                self.all.get(id).map(|(seen_at, count)| SeenSighting {
+                    id: id.clone(),
+                    seen_at: *seen_at,
+                    count: *count,
+                })
+            })
+            .collect()
     }
 }

@@ -1,0 +1,3 @@
+DROP INDEX records_screen_bucket_missing;
+DROP INDEX records_screen_bucket;
+ALTER TABLE records DROP COLUMN screen_bucket;
