@@ -71,6 +71,19 @@ const ORGANIZATIONS: [DemoOrganization; 4] = [
     },
 ];
 
+/// Northwind's customer deposit addresses, to try `tracewire screen` on:
+/// Acme's AMBER+STRICT record shared with Northwind (typed with its EIP-55
+/// checksum), an OFAC-listed address, Acme's RED record for Safe Harbor
+/// (no match for Northwind), Safe Harbor's anonymous report to the working
+/// group (a match with no source named), and two addresses nobody filed.
+const SAMPLE_CUSTOMERS: &str = "# Northwind Exchange: customer deposit addresses\n\
+    0x52908400098527886E0F7030069857D2E4169EE7\n\
+    0x01e2919679362dFBC9ee1644Ba9C6da6D6245BB1\n\
+    bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq\n\
+    1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2\n\
+    0x00000000000000000000000000000000000000a1\n\
+    bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4\n";
+
 /// A file to try `tracewire import` on: two good lines and one that is not
 /// an address (reported, not stored).
 const SAMPLE_IMPORT: &str = "chain,address,categories,confidence,description\n\
@@ -218,6 +231,7 @@ pub fn prepare(args: &DemoArgs) -> anyhow::Result<Settings> {
 
     let records = super::demo_records::seed(&mut conn, ORGANIZATIONS[0].id)?;
     std::fs::write(dir.join("sample-import.csv"), SAMPLE_IMPORT)?;
+    std::fs::write(dir.join("northwind-customers.txt"), SAMPLE_CUSTOMERS)?;
 
     let demo = DemoFile {
         api_url: format!("https://{}", api_host(&args.listen)),
@@ -360,6 +374,17 @@ fn print_instructions(dir: &Path, demo: &DemoFile) {
     println!("#    summary (here two lines are stored and a mistyped address is reported; exit status 2):");
     println!(
         "tracewire import --demo-org safe-harbor --demo-dir {0} --tlp amber --community anti-trafficking {0}/sample-import.csv\n",
+        dir.display()
+    );
+    println!("# 10. Northwind screens its customers' deposit addresses privately: only 20-bit prefixes of");
+    println!("#     their hashes leave the machine, padded with decoys, and the matching happens here. Three");
+    println!("#     match: Acme's record shared with Northwind, an OFAC address, and Safe Harbor's anonymous");
+    println!("#     report to the working group (no source named); Acme's RED record for Safe Harbor does not,");
+    println!(
+        "#     for Northwind. Exit status 1: something matched (see docs/private-screening.md):"
+    );
+    println!(
+        "tracewire screen --demo-org northwind-exchange --demo-dir {0} {0}/northwind-customers.txt\n",
         dir.display()
     );
     println!("# Operations (plain HTTP, loopback): {0}/healthz {0}/readyz {0}/metrics; API docs: {0}/docs/", demo.ops_url);

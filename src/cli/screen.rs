@@ -69,7 +69,8 @@ pub struct ScreenArgs {
     #[arg(long)]
     pub matches_only: bool,
     /// The file holding this machine's decoy seed (created on first use,
-    /// mode 0600). Default: $HOME/.config/tracewire/screening-decoy-seed.
+    /// mode 0600). Default: $HOME/.config/tracewire/screening-decoy-seed;
+    /// with --demo-org, <demo-dir>/<org>-screening-decoy-seed.
     #[arg(long, env = "TRACEWIRE_DECOY_SEED")]
     pub decoy_seed: Option<PathBuf>,
     #[command(flatten)]
@@ -588,7 +589,12 @@ pub async fn run(args: ScreenArgs) -> anyhow::Result<Report> {
     let report = if args.plain {
         screen_plainly(&client, &inputs, Some(&mut progress)).await?
     } else {
-        let seed = decoy_seed(args.decoy_seed.as_ref())?;
+        let demo_seed = args.connect.demo_org.as_ref().map(|org| {
+            args.connect
+                .demo_dir
+                .join(format!("{org}-screening-decoy-seed"))
+        });
+        let seed = decoy_seed(args.decoy_seed.as_ref().or(demo_seed.as_ref()))?;
         screen_privately(&client, &inputs, &seed, Some(&mut progress)).await?
     };
     progress.show(inputs.len(), &format!("{} matched", report.matched()), true);

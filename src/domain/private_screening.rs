@@ -74,6 +74,49 @@ mod tests {
         assert_eq!(prefix_hex(bucket_of(&hash)), "9d4a6");
     }
 
+    /// The worked example of docs/private-screening.md, value for value.
+    #[test]
+    fn the_documented_example_holds() {
+        let cases = [
+            (
+                Some("eth"),
+                "0x52908400098527886E0F7030069857D2E4169EE7",
+                "evm:52908400098527886e0f7030069857d2e4169ee7",
+                "525e3cf0f639ef177b03221bcd21b7b2b984dd325d1c3254021b596e6835f276",
+            ),
+            (
+                Some("trx"),
+                "TNPeeaaFB7K9cmo4uQpcU32zGK8G1NYqeL",
+                "evm:8840e6c55b9ada326d211d818c34a994aeced808",
+                "9ed29b31c0a1eea06bdd632e0e18d590a3e9d9223167e1ff9779e862200dbd4e",
+            ),
+            (
+                Some("btc"),
+                "BC1QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7KV8F3T4",
+                "btc:bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4",
+                "d307fd1c1fd1eb6e23825739b9a49ba966f94880af78f8e0eb6a20ebe3470a79",
+            ),
+        ];
+        for (chain, address, key, hash) in cases {
+            let forms = crate::domain::chains::lookup_forms(chain, address).unwrap();
+            assert_eq!(forms[0].link_keys()[0], key, "{address}");
+            assert_eq!(hex::encode(key_hash(key)), hash, "{address}");
+        }
+        // Without a chain, a legacy address is also a Bitcoin Cash and a
+        // Bitcoin SV address: three keys to hash.
+        let forms = crate::domain::chains::lookup_forms(None, "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2")
+            .unwrap();
+        let keys: Vec<String> = forms.iter().flat_map(|f| f.link_keys()).collect();
+        assert_eq!(
+            keys,
+            [
+                "btc:1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2",
+                "bch:bitcoincash:qpmmlusvvrjj9ha2xdgv8xcrpfwsqn5rngt3k26ve2",
+                "bsv:1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2",
+            ]
+        );
+    }
+
     #[test]
     fn prefixes_are_five_hex_characters() {
         assert_eq!(parse_prefix("0a1Bf"), Ok(0x0a1bf));

@@ -213,6 +213,7 @@ fn demo_curl_lines_work_as_printed() {
                 "NGO=",
                 "EXCHANGE=",
                 "tracewire import ",
+                "tracewire screen ",
             ]
             .iter()
             .any(|start| l.starts_with(start))
@@ -222,7 +223,7 @@ fn demo_curl_lines_work_as_printed() {
             None => l.clone(),
         })
         .collect();
-    assert_eq!(commands.len(), 17, "{printed:#?}");
+    assert_eq!(commands.len(), 18, "{printed:#?}");
     let mut script = String::from("set -u\n");
     for (i, command) in commands.iter().enumerate() {
         script.push_str(&format!("echo '--- step {i}'\n{command}\necho\n"));
@@ -322,6 +323,34 @@ fn demo_curl_lines_work_as_printed() {
         "{stdout}"
     );
     assert!(steps[16].contains("exit status 2"), "{stdout}");
+    // Private screening: Acme's record shared with Northwind, the OFAC
+    // address and Safe Harbor's anonymous report match (that one with no
+    // source), the RED record for Safe Harbor does not; exit status 1.
+    let matches: Vec<&str> = steps[17].lines().filter(|l| l.contains("MATCH")).collect();
+    assert_eq!(matches.len(), 3, "{stdout}");
+    assert!(
+        matches[2].starts_with("1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2"),
+        "{stdout}"
+    );
+    assert!(!matches[2].contains("safe-harbor"), "{stdout}");
+    assert!(
+        matches[0].starts_with("0x52908400098527886E0F7030069857D2E4169EE7"),
+        "{stdout}"
+    );
+    assert!(
+        matches[1].starts_with("0x01e2919679362dFBC9ee1644Ba9C6da6D6245BB1"),
+        "{stdout}"
+    );
+    assert!(
+        steps[17].lines().any(
+            |l| l.starts_with("bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq") && !l.contains("MATCH")
+        ),
+        "{stdout}"
+    );
+    assert!(steps[17].contains("exit status 1"), "{stdout}");
+    assert!(demo_dir
+        .join("northwind-exchange-screening-decoy-seed")
+        .exists());
 
     // SIGTERM: graceful shutdown, clean exit.
     Command::new("kill")

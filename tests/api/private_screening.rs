@@ -601,7 +601,90 @@ async fn private_screening_leaves_nothing_on_the_hub(backend: TestBackend) {
     }
 }
 
+/// The protocol as documented works without tracewire's code: the Python
+/// example of docs/private-screening.md (standard library only) screens
+/// privately and finds what plain screening finds.
+async fn the_documented_python_client_screens_privately(backend: TestBackend) {
+    let python = std::env::var("TRACEWIRE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    if std::process::Command::new(&python)
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs {python} for the documented example"
+        );
+        eprintln!("skipped: no {python}");
+        return;
+    }
+    let w = world(backend).await;
+    let filed = [
+        ("eth", "0x52908400098527886E0F7030069857D2E4169EE7"),
+        ("btc", "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"),
+    ];
+    let mut items = Vec::new();
+    for (chain, address) in filed {
+        let mut item = address_record(address, "amber", json!({ "organizations": ["exchange"] }));
+        item["chain"] = json!(chain);
+        items.push(item);
+    }
+    let created = create(&w.app, &w.acme, items).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let run = |org: &TestOrg| {
+        std::fs::write(&cert, &org.certificate.cert_pem).unwrap();
+        std::fs::write(&key, &org.certificate.key_pem).unwrap();
+        let output = std::process::Command::new(&python)
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/docs/examples/private_screen.py"
+            ))
+            .args(["--url", &w.app.url("")])
+            .arg("--ca")
+            .arg(w.app.pki.dir.join("ca.pem"))
+            .arg("--cert")
+            .arg(&cert)
+            .arg("--key")
+            .arg(&key)
+            .args(["--client-id", &org.client_id])
+            .args([
+                // The same Ethereum address as a BSC address, lower case; the
+                // bech32 address in upper case; a TRON address nobody filed.
+                "bsc:0x52908400098527886e0f7030069857d2e4169ee7",
+                "btc:BC1QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7KV8F3T4",
+                "trx:TNPeeaaFB7K9cmo4uQpcU32zGK8G1NYqeL",
+            ])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let rows: Vec<Value> = stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        (
+            output.status.code(),
+            rows,
+            String::from_utf8(output.stderr).unwrap(),
+        )
+    };
+    // Shared with the exchange: it finds both; AMBER, so Northwind-like
+    // outsiders (here: member) find nothing.
+    let (code, rows, stderr) = run(&w.exchange);
+    assert_eq!(code, Some(1), "{rows:?} {stderr}");
+    let matched: Vec<bool> = rows.iter().map(|r| r["matched"] == true).collect();
+    assert_eq!(matched, [true, true, false], "{rows:?}");
+    assert_eq!(rows[0]["sources"], json!(["acme"]));
+    let (code, rows, stderr) = run(&w.member);
+    assert_eq!(code, Some(0), "{rows:?} {stderr}");
+    assert!(rows
+        .iter()
+        .all(|r| r["matched"] == false && r["records"] == json!([])));
+}
+
 crate::on_both_backends!(
+    the_documented_python_client_screens_privately,
     private_screening_matches_what_plain_screening_matches,
     private_screening_respects_the_sharing_rules,
     private_screening_refuses_malformed_requests,
