@@ -212,6 +212,45 @@ impl ApiClient {
     }
 }
 
+/// An answer whose body is kept as bytes (to parse straight into a type).
+#[derive(Debug)]
+pub struct RawReply {
+    pub status: StatusCode,
+    pub body: actix_web::web::Bytes,
+}
+
+impl ApiClient {
+    /// Posts `body` as JSON and returns the answer's bytes unparsed; a 401
+    /// fetches a new token and tries once more.
+    pub async fn post_raw(&self, path: &str, body: &Value) -> anyhow::Result<RawReply> {
+        let mut token = self.token().await?;
+        for attempt in 0..2 {
+            let mut response = self
+                .http
+                .post(self.url(path))
+                .bearer_auth(&token)
+                .send_json(body)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: {e}", self.url(path)))?;
+            let status = response.status();
+            let bytes = response
+                .body()
+                .limit(512 * 1024 * 1024)
+                .await
+                .context("cannot read the response")?;
+            if status == StatusCode::UNAUTHORIZED && attempt == 0 {
+                token = self.fetch_token().await?;
+                continue;
+            }
+            return Ok(RawReply {
+                status,
+                body: bytes,
+            });
+        }
+        unreachable!("the loop returns on its second pass")
+    }
+}
+
 async fn read<S>(mut response: awc::ClientResponse<S>) -> anyhow::Result<Reply>
 where
     S: futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>> + Unpin,

@@ -8,7 +8,8 @@
 //! * `lookup`: single screening lookups from many keep-alive connections,
 //!   half hits and half misses, next to the same load on `GET /v1/whoami`
 //!   (the floor: TLS + JWT and nothing else);
-//! * `screen`: bulk screening, 10,000 addresses per request.
+//! * `screen`: bulk screening, 10,000 addresses per request (`--private`:
+//!   beside private screening of the same addresses).
 //!
 //! Figures are medians and percentiles of what the client measured; record
 //! them with the machine and the command in BENCHMARKS.md.
@@ -77,6 +78,11 @@ pub struct ScreenArgs {
     /// Addresses per request.
     #[arg(long, default_value_t = 10_000)]
     pub batch_size: usize,
+    /// Also screen the same addresses privately (hash prefixes, with the
+    /// client's hashing, padding and matching), alternating with the plain
+    /// requests; report both, their ratio and the bytes per address.
+    #[arg(long)]
+    pub private: bool,
 }
 
 /// The synthetic address number `n`: (chain, address), valid on its chain.
@@ -277,40 +283,92 @@ async fn lookup(args: LookupArgs) -> anyhow::Result<()> {
 }
 
 async fn screen(args: ScreenArgs) -> anyhow::Result<()> {
+    use super::screen::{screen_privately, Input};
     let client = ApiClient::new(args.connect.resolve()?)?;
     client.token().await?;
-    let mut latencies = Vec::new();
-    let mut matched = 0;
+    let seed = [0x5a; 32];
+    let (mut plain, mut private) = (Vec::new(), Vec::new());
+    let (mut matched, mut private_matched) = (0, 0);
+    let (mut plain_bytes, mut private_bytes) = ((0, 0), (0, 0));
     for request in 0..args.requests + 1 {
-        let items: Vec<Value> = (0..args.batch_size)
-            .map(|k| {
-                let (chain, address) = probe(request * args.batch_size + k, args.count);
-                json!({ "chain": chain, "address": address })
-            })
+        let addresses: Vec<(&str, String)> = (0..args.batch_size)
+            .map(|k| probe(request * args.batch_size + k, args.count))
+            .collect();
+        let items: Vec<Value> = addresses
+            .iter()
+            .map(|(chain, address)| json!({ "chain": chain, "address": address }))
             .collect();
         let body = json!({ "items": items });
         let sent = Instant::now();
         let reply = client
             .send(Method::POST, "/v1/screen", &[], Some(&body))
             .await?;
+        let took = sent.elapsed();
         if reply.status != StatusCode::OK {
             bail!("screen: {} {}", reply.status, reply.body);
         }
+        // The first request of each kind warms up; it is not counted.
         if request > 0 {
-            // The first request warms up; it is not counted.
-            latencies.push(sent.elapsed());
+            plain.push(took);
             matched += reply.body["matched"].as_u64().unwrap_or(0);
+            plain_bytes.0 += serde_json::to_vec(&body)?.len();
+            plain_bytes.1 += reply.bytes;
+        }
+        if args.private {
+            let inputs: Vec<Input> = addresses
+                .iter()
+                .map(|(chain, address)| Input {
+                    origin: String::new(),
+                    chain: Some((*chain).to_owned()),
+                    address: address.clone(),
+                })
+                .collect();
+            let sent = Instant::now();
+            let report = screen_privately(&client, &inputs, &seed, None).await?;
+            let took = sent.elapsed();
+            if request > 0 {
+                private.push(took);
+                private_matched += report.matched() as u64;
+                private_bytes.0 += report.bytes_sent;
+                private_bytes.1 += report.bytes_received;
+            }
         }
     }
-    latencies.sort();
+    plain.sort();
+    let addresses = (args.requests * args.batch_size).max(1);
     println!(
-        "screen: {} requests of {} addresses, p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; {matched} matched",
+        "screen: {} requests of {} addresses, p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; {matched} matched; {:.0} bytes sent and {:.0} received per address",
         args.requests,
         args.batch_size,
-        ms(percentile(&latencies, 0.5)),
-        ms(percentile(&latencies, 0.99)),
-        ms(latencies.last().copied().unwrap_or_default()),
+        ms(percentile(&plain, 0.5)),
+        ms(percentile(&plain, 0.99)),
+        ms(plain.last().copied().unwrap_or_default()),
+        plain_bytes.0 as f64 / addresses as f64,
+        plain_bytes.1 as f64 / addresses as f64,
     );
+    if args.private {
+        private.sort();
+        println!(
+            "screen (private): {} requests of {} addresses, p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; {private_matched} matched; {:.0} bytes sent and {:.0} received per address",
+            args.requests,
+            args.batch_size,
+            ms(percentile(&private, 0.5)),
+            ms(percentile(&private, 0.99)),
+            ms(private.last().copied().unwrap_or_default()),
+            private_bytes.0 as f64 / addresses as f64,
+            private_bytes.1 as f64 / addresses as f64,
+        );
+        let ratio = ms(percentile(&private, 0.5)) / ms(percentile(&plain, 0.5)).max(0.001);
+        println!(
+            "target: private screening p50 within 2x of plain bulk screening: {ratio:.2}x ({})",
+            if ratio <= 2.0 { "met" } else { "missed" }
+        );
+        if private_matched != matched {
+            bail!(
+                "private screening matched {private_matched} addresses, plain screening {matched}"
+            );
+        }
+    }
     Ok(())
 }
 

@@ -240,17 +240,25 @@ pub fn decoy_seed(path: Option<&PathBuf>) -> anyhow::Result<[u8; 32]> {
     Ok(seed)
 }
 
-/// The prefixes of one request: `real` plus decoys up to the next power of
-/// two (at least 64, at most [`MAX_PRIVATE_PREFIXES`]), in order. The
+/// How many prefixes a request with `real` real ones carries: the next
+/// power of two up to 1,024 (at least 64), then the next multiple of 1,024
+/// (at most [`MAX_PRIVATE_PREFIXES`]). Every prefix costs the server its
+/// bucket, so above 1,024 the size is rounded to 1,024, not doubled.
+pub fn padded_size(real: usize) -> usize {
+    let size = if real <= 1024 {
+        real.max(64).next_power_of_two()
+    } else {
+        real.div_ceil(1024) * 1024
+    };
+    size.min(MAX_PRIVATE_PREFIXES).max(real)
+}
+
+/// The prefixes of one request: `real` plus decoys up to
+/// [`padded_size`], in order. The
 /// decoys are the seed's sequence, skipping real buckets, so the same real
 /// set always gets the same decoys.
 pub fn padded(real: &BTreeSet<u32>, seed: &[u8; 32]) -> (Vec<String>, usize) {
-    let target = real
-        .len()
-        .max(64)
-        .next_power_of_two()
-        .min(MAX_PRIVATE_PREFIXES)
-        .max(real.len());
+    let target = padded_size(real.len());
     let mut all = real.clone();
     let mut counter: u64 = 0;
     while all.len() < target {
@@ -301,18 +309,16 @@ pub async fn screen_privately(
         report.prefixes_sent += prefixes.len();
         report.decoys_sent += decoys;
         report.requests += 1;
-        let reply = client
-            .send(Method::POST, "/v1/screen/private", &[], Some(&body))
-            .await?;
-        report.bytes_received += reply.bytes;
+        let reply = client.post_raw("/v1/screen/private", &body).await?;
+        report.bytes_received += reply.body.len();
         if reply.status != StatusCode::OK {
             bail!(
                 "the server refused the request ({}): {}",
                 reply.status,
-                reply.body
+                String::from_utf8_lossy(&reply.body)
             );
         }
-        let answer: PrivateScreenResponse = serde_json::from_value(reply.body)
+        let answer: PrivateScreenResponse = serde_json::from_slice(&reply.body)
             .context("the server's answer is not a private screening response")?;
         for entry in answer.entries {
             entries.insert(entry.hash.clone(), entry);
@@ -650,6 +656,10 @@ mod tests {
         assert_eq!(padded(&real, &seed).0, prefixes);
         let more: BTreeSet<u32> = (0..100).collect();
         assert_eq!(padded(&more, &seed).0.len(), 128);
+        assert_eq!(padded_size(1_000), 1_024);
+        assert_eq!(padded_size(1_025), 2_048);
+        assert_eq!(padded_size(10_000), 10_240);
+        assert_eq!(padded_size(16_000), 16_384);
         let full: BTreeSet<u32> = (0..MAX_PRIVATE_PREFIXES as u32).collect();
         assert_eq!(
             padded(&full, &seed),

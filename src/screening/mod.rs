@@ -217,6 +217,10 @@ pub(crate) fn match_rows(
     sighting_rows.extend(store::visible_sightings_naming(conn, reader, &ids)?);
     let sightings = VisibleSightings::of(conn, sighting_rows, reader)?;
     let mut by_key: BTreeMap<String, Vec<RecordView>> = BTreeMap::new();
+    let mut uses: HashMap<&str, usize> = HashMap::new();
+    for key in keys_of.iter().flatten() {
+        *uses.entry(key.as_str()).or_default() += 1;
+    }
     let disclosure = records::Disclosure::prepare(conn, reader, &rows, None)?;
     for row in &rows {
         let key = row.link_key.clone().unwrap_or_default();
@@ -227,7 +231,19 @@ pub(crate) fn match_rows(
 
     for (result, keys) in results.iter_mut().zip(keys_of) {
         for key in keys {
-            if let Some(found) = by_key.get(key) {
+            // The last result that needs a key's records takes them.
+            let last_use = match uses.get_mut(key.as_str()) {
+                Some(left) => {
+                    *left -= 1;
+                    *left == 0
+                }
+                None => false,
+            };
+            if last_use {
+                if let Some(found) = by_key.remove(key) {
+                    result.records.extend(found);
+                }
+            } else if let Some(found) = by_key.get(key) {
                 result.records.extend(found.iter().cloned());
             }
         }
