@@ -13,6 +13,7 @@
 //! definition, the TLP 2.0 markings).
 //!
 //! Every read and every write is audited.
+mod ingest;
 pub mod views;
 
 use crate::access::Reader;
@@ -23,16 +24,14 @@ use crate::domain::OrganizationId;
 use crate::domain::{Attribution, Scope, Tlp};
 use crate::records::{self, reader_for, Disclosure, RecordError};
 use crate::stix::export::{self, Source};
-use crate::stix::import::{self, Outcome};
 use crate::stix::{self, fixed_objects, record_id_of};
 use crate::storage::changes::{self as feed, ChangeRow};
 use crate::storage::records::{self as store, RevisionRow};
-use crate::storage::taxii::{self as statuses, StatusRow};
-use crate::storage::{now, organizations, DbConnection, StorageError};
+use crate::storage::{organizations, DbConnection, StorageError};
 use chrono::{DateTime, NaiveDateTime, Utc};
-use diesel::Connection;
+pub use ingest::{add, status};
 use serde_json::{json, Value};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 pub use views::*;
 
 pub const TAXII_MEDIA_TYPE: &str = "application/taxii+json;version=2.1";
@@ -271,9 +270,26 @@ pub struct Page {
     pub next: Option<String>,
     /// `record@revision` of every revision shown, for the audit log.
     shown: Vec<String>,
+    /// (id, version) of every object on the page.
+    served: HashSet<(String, String)>,
 }
 
 impl Page {
+    /// Whether `object` (this version of it) is not on the page yet; an
+    /// object that is not is only counted by the caller's position.
+    fn first_time(&self, object: &Value) -> bool {
+        let field = |name: &str| object.get(name).and_then(Value::as_str).unwrap_or_default();
+        let key = (field("id").to_owned(), field("modified").to_owned());
+        !self.served.contains(&key)
+    }
+
+    fn push(&mut self, object: Value, added: NaiveDateTime) {
+        let field = |name: &str| object.get(name).and_then(Value::as_str).unwrap_or_default();
+        let key = (field("id").to_owned(), field("modified").to_owned());
+        self.served.insert(key);
+        self.objects.push((object, added));
+    }
+
     /// `X-TAXII-Date-Added-First` and `-Last`.
     pub fn date_added_range(&self) -> Option<(String, String)> {
         let first = self.objects.first()?.1;
@@ -342,7 +358,8 @@ enum Entries {
 impl Entries {
     /// For one object id: its record's changes, the fixed entry, or everything.
     fn of_object(id: &str) -> Entries {
-        if fixed_objects().iter().any(|o| o["id"] == id) {
+        let marking = Tlp::ALL.into_iter().any(|t| stix::tlp_marking_id(t) == id);
+        if marking || fixed_objects().iter().any(|o| o["id"] == id) {
             return Entries::Fixed;
         }
         let record_type = [
@@ -531,7 +548,17 @@ fn read_page(
         let fixed_wanted = !matches!(entries, Entries::Record(_))
             && filter.added_after.is_none_or(|after| fixed_added() > after);
         if fixed_wanted {
-            let objects: Vec<Value> = fixed_objects()
+            // The markings only when asked for by id: otherwise each
+            // comes with the first object on a page that uses it.
+            let mut fixed = fixed_objects();
+            if filter
+                .ids
+                .iter()
+                .any(|id| id.starts_with("marking-definition--"))
+            {
+                fixed.extend(Tlp::ALL.into_iter().map(stix::tlp_marking));
+            }
+            let objects: Vec<Value> = fixed
                 .into_iter()
                 .filter(|o| filter.wants_object(o))
                 .collect();
@@ -547,7 +574,7 @@ fn read_page(
                     );
                     return Ok(page);
                 }
-                page.objects.push((object, fixed_added()));
+                page.push(object, fixed_added());
             }
         }
         (seq, skip) = (1, 0);
@@ -579,7 +606,19 @@ fn read_page(
             let objects = change_objects(&batch, &sources, filter, row)?;
             let mut shown = false;
             for (index, object) in objects.into_iter().enumerate().skip(from) {
-                if page.objects.len() == limit {
+                // Each object once per page (a source's identity).
+                if !page.first_time(&object) {
+                    continue;
+                }
+                // The markings it uses, unless the page has them already
+                // (a page of one object has room for the object only).
+                let markings: Vec<Value> = stix::tlp_markings_of(&object)
+                    .into_iter()
+                    .map(stix::tlp_marking)
+                    .filter(|m| page.first_time(m) && filter.wants_object(m))
+                    .collect();
+                let room = if limit == 1 { 1 } else { 1 + markings.len() };
+                if page.objects.len() + room > limit && !page.objects.is_empty() {
                     page.more = true;
                     page.next = Some(
                         Cursor {
@@ -590,7 +629,12 @@ fn read_page(
                     );
                     return Ok(page);
                 }
-                page.objects.push((object, row.at));
+                if limit > 1 {
+                    for marking in markings {
+                        page.push(marking, row.at);
+                    }
+                }
+                page.push(object, row.at);
                 shown = true;
             }
             if shown {
@@ -662,225 +706,6 @@ pub fn version_of(object: &Value, added: &NaiveDateTime) -> String {
         .and_then(Value::as_str)
         .map(str::to_owned)
         .unwrap_or_else(|| stix::naive_timestamp(added))
-}
-
-/// Stores the objects of an envelope as records of the caller's
-/// organization (provenance `import`): every object is reported in the
-/// returned status, stored or not, and the status is kept for the caller.
-/// A malformed envelope is refused whole, with nothing written.
-pub fn add(
-    conn: &mut DbConnection,
-    caller: &Caller,
-    collection: Collection,
-    envelope: &Value,
-) -> Result<StatusResource, TaxiiError> {
-    if !collection.view(caller).can_write {
-        return Err(TaxiiError::Forbidden(
-            "this collection does not accept objects from you".into(),
-        ));
-    }
-    let objects = envelope
-        .get("objects")
-        .and_then(Value::as_array)
-        .ok_or_else(|| {
-            TaxiiError::BadRequest("the body must be a TAXII envelope: {\"objects\": [...]}".into())
-        })?;
-    if objects.is_empty() || objects.len() > records::MAX_BATCH {
-        return Err(TaxiiError::BadRequest(format!(
-            "an envelope holds 1 to {} objects (got {})",
-            records::MAX_BATCH,
-            objects.len()
-        )));
-    }
-    for (index, object) in objects.iter().enumerate() {
-        let typed = object.get("type").and_then(Value::as_str).is_some();
-        let id = object.get("id").and_then(Value::as_str).unwrap_or_default();
-        if !typed || !id.contains("--") {
-            return Err(TaxiiError::BadRequest(format!(
-                "object {index} is not a STIX object (it needs a type and an id)"
-            )));
-        }
-    }
-    let importer = import::Importer {
-        organization: caller.organization.as_str(),
-        may_write_indicators: caller.scopes.contains(Scope::IndicatorsWrite),
-        may_report_sightings: caller.scopes.contains(Scope::SightingsWrite),
-    };
-    let plan = import::plan(objects, &importer);
-    let requested = now();
-    // Only submissions some object maps to are stored: a refused object
-    // (say, a sighting from a client without sightings:write) stores nothing.
-    let wanted: HashSet<usize> = plan
-        .outcomes
-        .iter()
-        .filter_map(|(_, _, outcome)| match outcome {
-            Outcome::Record(index) => Some(*index),
-            _ => None,
-        })
-        .collect();
-    conn.transaction(|conn| {
-        let mut failed: HashMap<usize, String> = HashMap::new();
-        let first: Vec<(usize, Value)> = plan
-            .submissions
-            .iter()
-            .enumerate()
-            .filter(|(i, s)| wanted.contains(i) && s.refs.is_empty())
-            .map(|(i, s)| (i, s.item.clone()))
-            .collect();
-        let mut stored = store_submissions(conn, caller, first, &mut failed)?;
-        let by_stix: HashMap<String, String> = plan
-            .outcomes
-            .iter()
-            .filter_map(|(id, _, outcome)| match outcome {
-                Outcome::Record(i) => Some((id.clone(), stored.get(i)?.clone())),
-                _ => None,
-            })
-            .collect();
-        let mut second = Vec::new();
-        for (index, submission) in plan.submissions.iter().enumerate() {
-            if wanted.contains(&index) && !submission.refs.is_empty() {
-                match import::resolve_refs(submission, &by_stix) {
-                    Ok(item) => second.push((index, item)),
-                    Err(message) => {
-                        failed.insert(index, message);
-                    }
-                }
-            }
-        }
-        stored.extend(store_submissions(conn, caller, second, &mut failed)?);
-
-        let version_or = |v: &Option<String>| {
-            v.clone()
-                .unwrap_or_else(|| stix::naive_timestamp(&requested))
-        };
-        let mut status = StatusResource::new(uuid::Uuid::new_v4().to_string(), &requested);
-        for (id, version, outcome) in &plan.outcomes {
-            let (ok, message) = match outcome {
-                Outcome::Record(i) => match stored.get(i) {
-                    Some(record) => (true, format!("stored as record {record}")),
-                    None => (
-                        false,
-                        failed
-                            .get(i)
-                            .cloned()
-                            .unwrap_or_else(|| "not stored".into()),
-                    ),
-                },
-                Outcome::Understood(message) => (true, message.clone()),
-                Outcome::Refused(message) => (false, message.clone()),
-            };
-            status.push(
-                ok,
-                StatusDetail {
-                    id: id.clone(),
-                    version: version_or(version),
-                    message: Some(message),
-                },
-            );
-        }
-        let body = serde_json::to_string(&status)
-            .map_err(|e| StorageError::Corrupt(format!("status: {e}")))?;
-        statuses::insert(
-            conn,
-            &StatusRow {
-                id: status.id.clone(),
-                organization_id: caller.organization.to_string(),
-                created_at: requested,
-                body,
-            },
-        )?;
-        let mut record_ids: Vec<String> = stored.values().cloned().collect();
-        record_ids.sort();
-        record_ids.dedup();
-        audit::record(
-            conn,
-            caller,
-            AuditEvent {
-                action: "taxii.objects.add",
-                result_count: record_ids.len(),
-                record_ids,
-                detail: json!({
-                    "collection": collection.id(),
-                    "status": status.id,
-                    "objects": status.total_count,
-                    "failures": status.failure_count,
-                }),
-            },
-        )?;
-        Ok(status)
-    })
-}
-
-/// Creates records from `items` (submission index, item) in batches; items
-/// that fail validation are left out (with their reasons in `failed`) and
-/// the rest tried again, so one bad object does not sink the envelope.
-fn store_submissions(
-    conn: &mut DbConnection,
-    caller: &Caller,
-    mut pending: Vec<(usize, Value)>,
-    failed: &mut HashMap<usize, String>,
-) -> Result<HashMap<usize, String>, TaxiiError> {
-    while !pending.is_empty() {
-        let items = pending.iter().map(|(_, item)| item.clone()).collect();
-        match records::create_batch(conn, caller, items, None) {
-            Ok(created) => {
-                return Ok(pending
-                    .iter()
-                    .zip(created.records)
-                    .map(|((index, _), record)| (*index, record.content.id))
-                    .collect())
-            }
-            Err(RecordError::Validation(errors)) => {
-                let mut reasons: HashMap<usize, Vec<String>> = HashMap::new();
-                for error in &errors {
-                    let positions: Vec<usize> = match error.index {
-                        Some(i) if i < pending.len() => vec![i],
-                        _ => (0..pending.len()).collect(),
-                    };
-                    for position in positions {
-                        reasons
-                            .entry(position)
-                            .or_default()
-                            .push(format!("{}: {}", error.field, error.message));
-                    }
-                }
-                if reasons.is_empty() {
-                    reasons.extend((0..pending.len()).map(|i| (i, vec!["refused".to_owned()])));
-                }
-                let bad: BTreeSet<usize> = reasons.keys().copied().collect();
-                for position in bad.into_iter().rev() {
-                    let (index, _) = pending.remove(position);
-                    let reason = reasons.remove(&position).unwrap_or_default().join("; ");
-                    failed.insert(index, reason);
-                }
-            }
-            Err(other) => return Err(other.into()),
-        }
-    }
-    Ok(HashMap::new())
-}
-
-/// A status the caller's organization received for an envelope it posted;
-/// [`TaxiiError::NotFound`] for anyone else's. Audited.
-pub fn status(
-    conn: &mut DbConnection,
-    caller: &Caller,
-    id: &str,
-) -> Result<StatusResource, TaxiiError> {
-    let row = statuses::find(conn, caller.organization.as_str(), id)?;
-    audit::record_read(
-        conn,
-        caller,
-        AuditEvent {
-            action: "taxii.status",
-            record_ids: Vec::new(),
-            result_count: usize::from(row.is_some()),
-            detail: json!({ "status": id }),
-        },
-    )?;
-    let row = row.ok_or(TaxiiError::NotFound)?;
-    serde_json::from_str(&row.body)
-        .map_err(|e| StorageError::Corrupt(format!("status {id}: {e}")).into())
 }
 
 #[cfg(test)]
