@@ -13,14 +13,16 @@
 //! its TLP marking ids, `based-on`); other producers' `address` property
 //! and `:address` patterns; MISP through misp-stix (see [`misp`]).
 mod context;
+mod fields;
 mod misp;
 
 pub(crate) use context::tlp_named;
 use context::{string_list, Context};
+pub use fields::wallet_pattern;
+use fields::{base, guess_chain, resolve_chain};
 
 use super::{record_id_of, EXTENSION_ID};
-use crate::domain::chains::lookup_forms;
-use crate::domain::{Category, Tlp};
+
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
 
@@ -444,143 +446,6 @@ impl Mapper<'_, '_> {
     }
 }
 
-/// The chain id of `chain` (an id, alias or asset ticker such as MISP's
-/// `symbol`) for `value`: for a ticker of several chains, the one the
-/// address is valid on.
-fn resolve_chain(chain: &str, value: &str) -> Result<String, String> {
-    let forms = lookup_forms(Some(chain), value).map_err(|e| format!("address {value:?}: {e}"))?;
-    forms
-        .first()
-        .map(|f| f.chain().id().to_owned())
-        .ok_or_else(|| format!("address {value:?} is not valid on {chain:?}"))
-}
-
-/// The chain of an address given without one: the only chain it is valid
-/// on, else Bitcoin for legacy addresses that Bitcoin Cash shares, else
-/// Ethereum for EVM addresses.
-fn guess_chain(value: &str) -> Result<String, String> {
-    let forms = lookup_forms(None, value).map_err(|e| format!("address {value:?}: {e}"))?;
-    let chains: Vec<&str> = forms.iter().map(|f| f.chain().id()).collect();
-    for preferred in ["btc", "eth"] {
-        if chains.contains(&preferred) {
-            return Ok(preferred.into());
-        }
-    }
-    match chains.as_slice() {
-        [only] => Ok((*only).into()),
-        _ => Err(format!(
-            "address {value:?} is valid on several chains ({}); name the chain in the tracewire extension",
-            chains.join(", ")
-        )),
-    }
-}
-
-/// The address in a `[cryptocurrency-wallet:value = '…']` pattern (or
-/// `:address`, as some producers write it).
-pub fn wallet_pattern(pattern: &str) -> Option<String> {
-    let inner = pattern.trim().strip_prefix('[')?.strip_suffix(']')?.trim();
-    let rest = inner.strip_prefix("cryptocurrency-wallet:")?;
-    let rest = rest
-        .strip_prefix("value")
-        .or_else(|| rest.strip_prefix("address"))?
-        .trim_start();
-    let rest = rest.strip_prefix('=')?.trim();
-    let quoted = rest.strip_prefix('\'')?.strip_suffix('\'')?;
-    let mut value = String::new();
-    let mut chars = quoted.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => value.push(chars.next()?),
-            '\'' => return None,
-            c => value.push(c),
-        }
-    }
-    Some(value)
-}
-
-/// The sharing, provenance and descriptive fields every submission has.
-fn base(object: &Value, tlp: Tlp, organization: &str) -> Value {
-    let audience = match tlp {
-        Tlp::Clear | Tlp::Green => json!({ "all_partners": true }),
-        _ => json!({ "organizations": [organization] }),
-    };
-    let confidence = object
-        .get("confidence")
-        .and_then(Value::as_i64)
-        .filter(|c| (0..=100).contains(c))
-        .unwrap_or(50);
-    let categories: Vec<String> = object
-        .get("labels")
-        .and_then(Value::as_array)
-        .map(|labels| {
-            let mut categories: Vec<String> = labels
-                .iter()
-                .filter_map(Value::as_str)
-                .filter_map(category_label)
-                .collect();
-            categories.dedup();
-            categories
-        })
-        .unwrap_or_default();
-    let references: Vec<Value> = object
-        .get("external_references")
-        .and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .filter_map(|r| {
-                    let source = r.get("source_name")?.as_str()?.trim();
-                    if source.is_empty() {
-                        return None;
-                    }
-                    let mut reference = json!({ "source_name": source });
-                    if let Some(url) = r.get("url").and_then(Value::as_str) {
-                        if url::Url::parse(url).is_ok() {
-                            reference["url"] = json!(url);
-                        }
-                    }
-                    if let Some(id) = r.get("external_id").and_then(Value::as_str) {
-                        reference["external_id"] = json!(id);
-                    }
-                    Some(reference)
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let description = text(object, "description")
-        .or_else(|| text(object, "x_misp_comment"))
-        .unwrap_or_default();
-    let mut item = json!({
-        "tlp": tlp.as_str(),
-        "audience": audience,
-        "method": "import",
-        "confidence": confidence,
-        "categories": categories,
-        "external_references": references,
-        "description": description,
-        "source_reference": text(object, "id").unwrap_or_default(),
-    });
-    let valid_from = text(object, "valid_from").and_then(super::parse_timestamp);
-    let valid_until = text(object, "valid_until").and_then(super::parse_timestamp);
-    if let Some(from) = valid_from {
-        item["valid_from"] = json!(from);
-    }
-    if let Some(until) = valid_until.filter(|u| valid_from.is_none_or(|f| f <= *u)) {
-        item["valid_until"] = json!(until);
-    }
-    item
-}
-
-/// A category named by a label: the category itself (as tracewire
-/// serves them), or a MISP tag `tracewire:category="…"` (as tracewire's
-/// MISP export writes them and misp-stix turns tags into labels).
-fn category_label(label: &str) -> Option<String> {
-    let name = label
-        .strip_prefix("tracewire:category=")
-        .map(|v| v.trim_matches('"'))
-        .unwrap_or(label);
-    name.parse::<Category>().ok().map(|c| c.as_str().to_owned())
-}
-
 /// Fills in the fields of a submission that name other records (a
 /// relationship's ends, what a sighting saw): other submissions and the
 /// objects of the same envelope by the record they were stored as, objects
@@ -628,11 +493,112 @@ mod tests {
             wallet_pattern("[cryptocurrency-wallet:value='a\\'b']").as_deref(),
             Some("a'b")
         );
+        assert_eq!(
+            wallet_pattern("[cryptocurrency-wallet:address = 'abc']").as_deref(),
+            Some("abc")
+        );
         assert_eq!(wallet_pattern("[ipv4-addr:value = '1.2.3.4']"), None);
         assert_eq!(
             wallet_pattern("[cryptocurrency-wallet:value = 'a' OR ipv4-addr:value = 'b']"),
             None
         );
+    }
+
+    fn importer() -> Importer<'static> {
+        Importer {
+            organization: "acme",
+            may_write_indicators: true,
+            may_report_sightings: true,
+        }
+    }
+
+    #[test]
+    fn misp_stix_objects_become_addresses_wallets_and_memberships() {
+        let amber = "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82";
+        let objects = vec![
+            json!({"type": "grouping", "id": "grouping--1", "object_refs": ["x-misp-attribute--2", "x-misp-object--3", "x-misp-object--4"],
+                   "object_marking_refs": [amber], "created_by_ref": "identity--9"}),
+            json!({"type": "identity", "id": "identity--9", "name": "Forensics Ltd"}),
+            json!({"type": "x-misp-attribute", "id": "x-misp-attribute--2", "modified": "2026-01-01T00:00:00Z",
+                   "x_misp_type": "xmr", "x_misp_value": "49HqitRzdnhYjgTEAhgGpCfsjdTeMbUTU6cyR4JV1R7k2Eej9rGT8JpFiYDa4tZM6RZiFrHmMzgSrhHEqpDYKBe5B2ufNsL"}),
+            json!({"type": "x-misp-object", "id": "x-misp-object--3", "x_misp_name": "coin-address",
+                   "x_misp_attributes": [{"object_relation": "address-crypto", "value": "TBHTJqAy4DhHhmT3dNceJYNRz4SdLofLre"},
+                                         {"object_relation": "symbol", "value": "USDT"}]}),
+            json!({"type": "x-misp-object", "id": "x-misp-object--4", "x_misp_name": "btc-wallet", "x_misp_comment": "Cluster",
+                   "x_misp_attributes": [{"object_relation": "wallet-address", "value": "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"}]}),
+            json!({"type": "x-misp-attribute", "id": "x-misp-attribute--5", "x_misp_type": "ip-src", "x_misp_value": "192.0.2.1"}),
+            json!({"type": "x-misp-object", "id": "x-misp-object--6", "x_misp_name": "file"}),
+        ];
+        let plan = plan(&objects, &importer());
+        let outcome = |i: usize| plan.outcomes[i].2.clone();
+        assert!(matches!(outcome(0), Outcome::Understood(_)));
+        assert!(matches!(outcome(1), Outcome::Understood(_)), "the author");
+        let Outcome::Record(xmr) = outcome(2) else {
+            panic!("{:?}", outcome(2))
+        };
+        assert_eq!(plan.submissions[xmr].item["chain"], "xmr");
+        assert_eq!(
+            plan.submissions[xmr].item["tlp"], "amber",
+            "from the grouping"
+        );
+        assert_eq!(plan.submissions[xmr].version, "2026-01-01T00:00:00Z");
+        assert_eq!(
+            plan.submissions[xmr].item["external_references"][0]["source_name"],
+            "Forensics Ltd"
+        );
+        let Outcome::Record(tron) = outcome(3) else {
+            panic!()
+        };
+        assert_eq!(plan.submissions[tron].item["chain"], "trx", "USDT on Tron");
+        let Outcome::Record(wallet) = outcome(4) else {
+            panic!()
+        };
+        let wallet = &plan.submissions[wallet];
+        assert_eq!(wallet.item["kind"], "wallet");
+        assert_eq!(wallet.item["name"], "Cluster");
+        let [address, member] = wallet.also[..] else {
+            panic!("{:?}", wallet.also)
+        };
+        assert_eq!(plan.submissions[address].item["chain"], "btc");
+        assert_eq!(plan.submissions[member].item["relation"], "member_of");
+        assert_eq!(
+            plan.submissions[member].refs[0],
+            ("from", Ref::Submission(address))
+        );
+        assert!(plan.wanted().contains(&member));
+        for refused in [5, 6] {
+            assert!(
+                matches!(outcome(refused), Outcome::Refused(_)),
+                "{:?}",
+                outcome(refused)
+            );
+        }
+    }
+
+    #[test]
+    fn opencti_markings_and_based_on_are_understood() {
+        let objects = vec![
+            json!({"type": "marking-definition", "id": "marking-definition--00000000-0000-4000-8000-00000000aaaa",
+                   "definition_type": "statement", "definition": {"statement": "custom"},
+                   "x_opencti_definition_type": "TLP", "x_opencti_definition": "TLP:AMBER+STRICT"}),
+            json!({"type": "indicator", "id": "indicator--1",
+                   "pattern": "[cryptocurrency-wallet:address = '0x00000000000000000000000000000000dead0001']",
+                   "object_marking_refs": ["marking-definition--00000000-0000-4000-8000-00000000aaaa"]}),
+            json!({"type": "cryptocurrency-wallet", "id": "cryptocurrency-wallet--2",
+                   "address": "0x00000000000000000000000000000000dead0001",
+                   "object_marking_refs": ["marking-definition--826578e1-40ad-459f-bc73-ede076f81f37"]}),
+            json!({"type": "relationship", "id": "relationship--3", "relationship_type": "based-on",
+                   "source_ref": "indicator--1", "target_ref": "cryptocurrency-wallet--2"}),
+        ];
+        let plan = plan(&objects, &importer());
+        assert!(matches!(plan.outcomes[0].2, Outcome::Understood(_)));
+        assert_eq!(plan.outcomes[1].2, Outcome::Record(0));
+        assert_eq!(plan.outcomes[2].2, Outcome::Record(0));
+        assert!(matches!(plan.outcomes[3].2, Outcome::Understood(_)));
+        assert_eq!(plan.submissions.len(), 1);
+        assert_eq!(plan.submissions[0].item["tlp"], "amber+strict");
+        assert_eq!(plan.submissions[0].key, "indicator--1");
+        assert_eq!(plan.submissions[0].aliases, ["cryptocurrency-wallet--2"]);
     }
 
     #[test]
