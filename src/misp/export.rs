@@ -318,3 +318,150 @@ pub fn event(records: &[RecordView], export: &ExportFor<'_>) -> Value {
         "Object": objects,
     }})
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Attribution, Category, Method, Relation, SightingContext, Tlp};
+    use crate::records::{AudienceView, ProvenanceView, SightingDetails};
+
+    fn record(kind: RecordKind, source: Option<&str>) -> RecordView {
+        let now = chrono::Utc::now();
+        RecordView {
+            content: RecordContent {
+                id: uuid::Uuid::now_v7().to_string(),
+                kind,
+                chain: None,
+                address: None,
+                name: None,
+                entity_type: None,
+                aliases: Vec::new(),
+                relation: None,
+                from: None,
+                to: None,
+                sighting: None,
+                categories: vec![Category::Ransomware],
+                confidence: 70,
+                valid_from: None,
+                valid_until: None,
+                description: String::new(),
+                external_references: Vec::new(),
+                tlp: Tlp::Amber,
+                audience: AudienceView::default(),
+                attribution: if source.is_some() {
+                    Attribution::Named
+                } else {
+                    Attribution::Anonymous
+                },
+                provenance: ProvenanceView {
+                    source_organization: source.map(str::to_owned),
+                    submitted_by: None,
+                    received_at: now,
+                    observed_at: None,
+                    method: Method::Investigation,
+                    source_reference: None,
+                    derived_from: Vec::new(),
+                },
+                revision: 1,
+                revoked: false,
+            },
+            content_hash: String::new(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    fn address(chain: &str, value: &str, source: Option<&str>) -> RecordView {
+        let mut view = record(RecordKind::Address, source);
+        view.content.chain = Some(chain.into());
+        view.content.address = Some(value.into());
+        view
+    }
+
+    #[test]
+    fn records_become_misp_attributes_objects_references_and_sightings() {
+        let btc = address("btc", "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa", None);
+        let eth = address(
+            "eth",
+            "0x00000000000000000000000000000000dead0001",
+            Some("acme"),
+        );
+        let mut wallet = record(RecordKind::Wallet, Some("acme"));
+        wallet.content.chain = Some("eth".into());
+        wallet.content.name = Some("cluster".into());
+        let mut member = record(RecordKind::Relationship, Some("acme"));
+        member.content.relation = Some(Relation::MemberOf);
+        member.content.from = Some(eth.content.id.clone());
+        member.content.to = Some(wallet.content.id.clone());
+        let mut dangling = record(RecordKind::Relationship, Some("acme"));
+        dangling.content.relation = Some(Relation::AttributedTo);
+        dangling.content.from = Some(wallet.content.id.clone());
+        let mut sighting = record(RecordKind::Sighting, Some("ngo"));
+        sighting.content.sighting = Some(SightingDetails {
+            of: Some(btc.content.id.clone()),
+            seen_at: chrono::Utc::now(),
+            count: 3,
+            context: SightingContext::Deposit,
+        });
+        let records = [
+            btc.clone(),
+            eth.clone(),
+            wallet.clone(),
+            member.clone(),
+            dangling,
+            sighting.clone(),
+        ];
+        let made = event(
+            &records,
+            &ExportFor {
+                reader: "ngo",
+                at: chrono::Utc::now(),
+            },
+        );
+        let event = &made["Event"];
+        let attributes = event["Attribute"].as_array().unwrap();
+        assert_eq!(attributes.len(), 1);
+        assert_eq!(attributes[0]["type"], "btc");
+        assert_eq!(attributes[0]["uuid"], btc.content.id.as_str());
+        let tags: Vec<&str> = attributes[0]["Tag"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            tags,
+            ["tlp:amber", "tracewire:category=\"ransomware\""],
+            "anonymous: no source"
+        );
+        let seen = &attributes[0]["Sighting"][0];
+        assert_eq!(seen["uuid"], sighting.content.id.as_str());
+        assert_eq!(seen["Organisation"]["name"], "ngo");
+        let objects = event["Object"].as_array().unwrap();
+        let names: Vec<&str> = objects
+            .iter()
+            .map(|o| o["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["coin-address", "infrastructure"]);
+        assert_eq!(
+            objects[0]["Attribute"][0]["object_relation"],
+            "address-crypto"
+        );
+        assert_eq!(objects[0]["Attribute"][1]["value"], "ETH");
+        assert!(objects[0]["Attribute"][0]["Tag"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "tracewire:source=\"acme\""));
+        let references = objects[0]["ObjectReference"].as_array().unwrap();
+        assert_eq!(references.len(), 1);
+        assert_eq!(references[0]["relationship_type"], "member-of");
+        assert_eq!(references[0]["referenced_uuid"], wallet.content.id.as_str());
+        assert_eq!(
+            objects[1]["ObjectReference"],
+            json!([]),
+            "an end not exported"
+        );
+        assert_eq!(event["Tag"], json!([]));
+    }
+}

@@ -207,7 +207,7 @@ pub fn objects(revision: &Revision<'_>) -> Vec<Value> {
         }
     }
     if content.kind == RecordKind::Address {
-        let link = based_on(&main, &objects[objects.len() - 1]);
+        let link = based_on(&content.id, &main, &objects[objects.len() - 1]);
         objects.push(Value::Object(main));
         objects.push(link);
         return objects;
@@ -218,17 +218,14 @@ pub fn objects(revision: &Revision<'_>) -> Vec<Value> {
 
 /// The `based-on` relationship from an address's indicator to its
 /// observable (as OpenCTI links them): same times, markings and author as
-/// the indicator; its id is derived from the indicator's.
-fn based_on(indicator: &Map<String, Value>, observable: &Value) -> Value {
+/// the indicator; its id has the record's UUID, as the indicator's does, so
+/// it is found by id like the record's other objects.
+fn based_on(record_id: &str, indicator: &Map<String, Value>, observable: &Value) -> Value {
     let indicator_id = indicator["id"].as_str().unwrap_or_default();
-    let id = uuid::Uuid::new_v5(
-        &super::TRACEWIRE_NAMESPACE,
-        format!("based-on:{indicator_id}").as_bytes(),
-    );
     let mut link = json!({
         "type": "relationship",
         "spec_version": SPEC_VERSION,
-        "id": format!("relationship--{id}"),
+        "id": object_id("relationship", record_id),
         "created": indicator["created"],
         "modified": indicator["modified"],
         "relationship_type": "based-on",

@@ -59,8 +59,7 @@ const OTHER_MARKINGS: [(&str, Tlp); 5] = [
 /// The namespace STIX 2.1 prescribes for deterministic SCO ids.
 const SCO_NAMESPACE: uuid::Uuid = uuid::uuid!("00abedb4-aa42-466c-9c01-fed23315a9b7");
 /// tracewire's namespace for the ids of organization identities.
-pub(crate) const TRACEWIRE_NAMESPACE: uuid::Uuid =
-    uuid::uuid!("6f3b1d0e-2c4a-4e8f-9d7b-a1c2e3f4b5d6");
+const TRACEWIRE_NAMESPACE: uuid::Uuid = uuid::uuid!("6f3b1d0e-2c4a-4e8f-9d7b-a1c2e3f4b5d6");
 
 /// The official marking-definition id of a TLP 2.0 level.
 pub fn tlp_marking_id(tlp: Tlp) -> &'static str {

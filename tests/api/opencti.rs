@@ -5,7 +5,7 @@
 //! again, nothing changes; read back as STIX, the observable, the
 //! indicator and their link are there.
 use crate::helpers::{TestApp, TestBackend};
-use crate::taxii::{all_objects, assert_envelope_is_tidy, taxii_post, INTEL, TAXII};
+use crate::taxii::{all_objects, assert_envelope_is_tidy, taxii_get, taxii_post, INTEL, TAXII};
 use serde_json::{json, Value};
 use tracewire::domain::OrganizationType;
 
@@ -139,9 +139,24 @@ async fn opencti_forms_are_understood_and_round_trip(backend: TestBackend) {
         .iter()
         .find(|o| o["type"] == "cryptocurrency-wallet" && o["value"] == TRON)
         .unwrap();
-    assert!(objects.iter().any(|o| o["relationship_type"] == "based-on"
-        && o["source_ref"] == indicator["id"]
-        && o["target_ref"] == observable["id"]));
+    let link = objects
+        .iter()
+        .find(|o| {
+            o["relationship_type"] == "based-on"
+                && o["source_ref"] == indicator["id"]
+                && o["target_ref"] == observable["id"]
+        })
+        .unwrap();
+    // The link is found by its id too.
+    let by_id = taxii_get(
+        &app,
+        &org,
+        &token,
+        &format!("{INTEL}/objects/{}/", link["id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(by_id.status, 200, "{}", by_id.body);
+    assert_eq!(by_id.body["objects"][0]["id"], link["id"]);
     assert_eq!(
         indicator["object_marking_refs"],
         json!([tracewire::stix::tlp_marking_id(
