@@ -54,8 +54,9 @@ pub enum Format {
     Csv,
     JsonLines,
     Ofac,
-    /// A MISP event file (JSON) or a MISP feed directory (`manifest.json`
-    /// and one `<uuid>.json` per event), sent as STIX over TAXII.
+    /// A MISP event file (JSON), a MISP feed directory (`manifest.json`
+    /// and one `<uuid>.json` per event) or a STIX 2.1 bundle (JSON), sent
+    /// as STIX over TAXII.
     Misp,
 }
 
@@ -335,7 +336,8 @@ pub struct MispEnvelope {
 
 /// The events of a MISP event file, or of every event a MISP feed
 /// directory's `manifest.json` lists (`<uuid>.json` beside it), in the
-/// manifest's order of event time.
+/// manifest's order of event time; a STIX 2.1 bundle file (such as
+/// misp-stix's or OpenCTI's export) is one envelope of its objects.
 pub fn read_misp(path: &Path) -> std::io::Result<Vec<MispEnvelope>> {
     let mut files = Vec::new();
     if path.is_dir() {
@@ -413,6 +415,14 @@ pub fn read_misp(path: &Path) -> std::io::Result<Vec<MispEnvelope>> {
                 continue;
             }
         };
+        // A STIX 2.1 bundle (misp-stix's or OpenCTI's export) or envelope goes as it is.
+        if let Some(objects) = document.get("objects").and_then(Value::as_array) {
+            envelopes.push(MispEnvelope {
+                origin,
+                objects: Ok(objects.clone()),
+            });
+            continue;
+        }
         match crate::misp::event::events_of(&document) {
             Ok(events) => {
                 for event in events {

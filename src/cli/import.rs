@@ -24,7 +24,8 @@ pub enum FormatArg {
     Csv,
     Jsonl,
     Ofac,
-    /// A MISP event (JSON) or a MISP feed directory (manifest.json and events).
+    /// A MISP event (JSON), a MISP feed directory (manifest.json and
+    /// events), or a STIX 2.1 bundle (JSON: misp-stix's, OpenCTI's).
     Misp,
 }
 
@@ -32,8 +33,8 @@ pub enum FormatArg {
 pub struct ImportArgs {
     /// A CSV file (the export's columns), a JSON-lines file (one record per
     /// line), an OFAC list (sanctioned_addresses_<TICKER>.txt, or a
-    /// directory of them), a MISP event (.json) or a MISP feed directory
-    /// (manifest.json and <uuid>.json events).
+    /// directory of them), a MISP event or a STIX 2.1 bundle (.json), or a
+    /// MISP feed directory (manifest.json and <uuid>.json events).
     pub path: PathBuf,
     /// The file's format (default: from its name: .csv, .jsonl, .json is
     /// MISP; a directory with manifest.json is a MISP feed, else OFAC).

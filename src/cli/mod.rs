@@ -45,8 +45,9 @@ pub enum Command {
     /// Send a CSV, JSON-lines or OFAC list file to a server as your
     /// organization, in atomic batches, with a progress bar and a summary of
     /// accepted and rejected lines (exit status 2 when lines were rejected);
-    /// or MISP events (a .json file or a MISP feed directory), as STIX over
-    /// TAXII, with a summary of accepted and rejected objects.
+    /// or MISP events (a .json file or a MISP feed directory) and STIX 2.1
+    /// bundles, as STIX over TAXII, with a summary of accepted and rejected
+    /// objects.
     Import(Box<import::ImportArgs>),
     /// Your organization's view of the hub: what is registered under it,
     /// the admin history that concerns it, its communities' members, and

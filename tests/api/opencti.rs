@@ -5,6 +5,7 @@
 //! again, nothing changes; read back as STIX, the observable, the
 //! indicator and their link are there.
 use crate::helpers::{TestApp, TestBackend};
+use crate::ingest::run_import;
 use crate::taxii::{all_objects, assert_envelope_is_tidy, taxii_get, taxii_post, INTEL, TAXII};
 use serde_json::{json, Value};
 use tracewire::domain::OrganizationType;
@@ -123,6 +124,19 @@ async fn opencti_forms_are_understood_and_round_trip(backend: TestBackend) {
         )
         .await;
     assert_eq!(revisions.body.as_array().map(Vec::len), Some(1));
+
+    // The same bundle from a file with `tracewire import`: nothing changes.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("opencti-export.json");
+    std::fs::write(&file, &bundle).unwrap();
+    let (status, output) = run_import(&app, &org, &[file.to_str().unwrap()]).await;
+    assert_eq!(status, 0, "{output}");
+    assert!(
+        output.contains("7 objects, 7 accepted, 0 rejected"),
+        "{output}"
+    );
+    let count = app.get(&org, "/v1/records/count", Some(&token)).await;
+    assert_eq!(count.body["count"], 2, "{}", count.body);
 
     // Read back as STIX: the indicator, the observable and their link, under
     // the TLP 2.0 AMBER+STRICT marking, each page tidy.
