@@ -32,17 +32,6 @@ enum Action {
     Keep(String, String),
 }
 
-/// Whether `version` is later than `stored` (timestamps compared as times).
-fn is_newer(version: &str, stored: &str) -> bool {
-    match (
-        stix::parse_timestamp(version),
-        stix::parse_timestamp(stored),
-    ) {
-        (Some(v), Some(s)) => v > s,
-        _ => version > stored,
-    }
-}
-
 fn action(submission: &Submission, earlier: &HashMap<String, StixImportRow>) -> Action {
     let known = std::iter::once(&submission.key)
         .chain(&submission.aliases)
@@ -50,9 +39,9 @@ fn action(submission: &Submission, earlier: &HashMap<String, StixImportRow>) -> 
     let Some(row) = known else {
         return Action::Create;
     };
-    if is_newer(&submission.version, &row.version) {
+    if import::is_later(&submission.version, &row.version) {
         Action::Update(row.record_id.clone())
-    } else if submission.version == row.version || !is_newer(&row.version, &submission.version) {
+    } else if submission.version == row.version || !import::is_later(&row.version, &submission.version) {
         Action::Keep(
             row.record_id.clone(),
             format!(

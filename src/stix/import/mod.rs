@@ -123,6 +123,15 @@ pub fn plan(objects: &[Value], importer: &Importer<'_>) -> Plan {
             }
             outcome => outcome,
         };
+        let outcome = match (outcome, mapper.by_object.get(&id).copied()) {
+            // Another version of an object already in the envelope: one
+            // record, with the content of the newest version.
+            (Outcome::Record(index), Some(earlier)) if earlier != index => {
+                mapper.keep_newest(earlier, index);
+                Outcome::Record(earlier)
+            }
+            (outcome, _) => outcome,
+        };
         if let Outcome::Record(index) = outcome {
             mapper.by_object.insert(id.clone(), index);
         }
@@ -130,6 +139,14 @@ pub fn plan(objects: &[Value], importer: &Importer<'_>) -> Plan {
     }
     mapper.resolve_based_on(objects);
     mapper.plan
+}
+
+/// Whether version `a` is later than `b` (timestamps compared as times).
+pub fn is_later(a: &str, b: &str) -> bool {
+    match (super::parse_timestamp(a), super::parse_timestamp(b)) {
+        (Some(a), Some(b)) => a > b,
+        _ => a > b,
+    }
 }
 
 /// An object's version: its `modified`, else its `created`.
@@ -361,6 +378,19 @@ impl Mapper<'_, '_> {
         }
     }
 
+    /// Two versions of one object: `earlier` (the submission kept) takes
+    /// the content of `later` when `later` is the newer version.
+    fn keep_newest(&mut self, earlier: usize, later: usize) {
+        let newer = self.plan.submissions[later].clone();
+        let kept = &mut self.plan.submissions[earlier];
+        if is_later(&newer.version, &kept.version) {
+            kept.item = newer.item;
+            kept.refs = newer.refs;
+            kept.version = newer.version;
+            kept.also = newer.also;
+        }
+    }
+
     /// A new submission for `object`.
     fn submit(&mut self, object: &Value, item: Value, refs: Vec<(&'static str, Ref)>) -> Outcome {
         let key = text(object, "id").unwrap_or_default().to_owned();
@@ -416,13 +446,19 @@ impl Mapper<'_, '_> {
         let merge_key = (chain, value.to_owned());
         if let Some(&index) = self.addresses.get(&merge_key) {
             let submission = &mut self.plan.submissions[index];
-            // The indicator carries the provenance; an observable adds nothing.
-            if text(object, "type") == Some("indicator") {
+            // The indicator carries the provenance; an observable adds
+            // nothing; of two versions of one object, the newest counts.
+            if submission.key == id {
+                if is_later(&version, &submission.version) {
+                    submission.item = item;
+                    submission.version = version;
+                }
+            } else if text(object, "type") == Some("indicator") {
                 submission.item = item;
                 let earlier = std::mem::replace(&mut submission.key, id);
                 submission.version = version;
                 submission.aliases.push(earlier);
-            } else {
+            } else if !submission.aliases.contains(&id) {
                 submission.aliases.push(id);
             }
             return Ok(index);
@@ -599,6 +635,24 @@ mod tests {
         assert_eq!(plan.submissions[0].item["tlp"], "amber+strict");
         assert_eq!(plan.submissions[0].key, "indicator--1");
         assert_eq!(plan.submissions[0].aliases, ["cryptocurrency-wallet--2"]);
+    }
+
+    #[test]
+    fn two_versions_of_one_object_are_one_record_with_the_newest() {
+        let version = |modified: &str, name: &str| {
+            json!({"type": "threat-actor", "id": "threat-actor--1", "name": name,
+                   "modified": modified, "created": "2026-01-01T00:00:00Z"})
+        };
+        let objects = vec![
+            version("2026-03-01T00:00:00Z", "newest"),
+            version("2026-02-01T00:00:00Z", "older"),
+        ];
+        let plan = plan(&objects, &importer());
+        assert_eq!(plan.outcomes[0].2, Outcome::Record(0));
+        assert_eq!(plan.outcomes[1].2, Outcome::Record(0));
+        assert_eq!(plan.wanted().into_iter().collect::<Vec<_>>(), [0]);
+        assert_eq!(plan.submissions[0].item["name"], "newest");
+        assert_eq!(plan.submissions[0].version, "2026-03-01T00:00:00Z");
     }
 
     #[test]
