@@ -113,16 +113,19 @@ fn defaults(args: &ImportArgs, format: Format) -> Defaults {
 /// every few seconds otherwise.
 struct Progress {
     total: usize,
+    /// What `total` counts ("lines", "events").
+    unit: &'static str,
     terminal: bool,
     started: Instant,
     last: Instant,
 }
 
 impl Progress {
-    fn new(total: usize) -> Progress {
+    fn new(total: usize, unit: &'static str) -> Progress {
         let now = Instant::now();
         Progress {
             total,
+            unit,
             terminal: std::io::stderr().is_terminal(),
             started: now,
             last: now,
@@ -139,8 +142,9 @@ impl Progress {
         let bar = format!("{}{}", "#".repeat(filled), ".".repeat(WIDTH - filled));
         let rate = done as f64 / self.started.elapsed().as_secs_f64().max(0.001);
         let text = format!(
-            "[{bar}] {done}/{} lines, {accepted} accepted, {rejected} rejected, {rate:.0} lines/s",
-            self.total
+            "[{bar}] {done}/{} {unit}, {accepted} accepted, {rejected} rejected, {rate:.0} {unit}/s",
+            self.total,
+            unit = self.unit
         );
         let mut err = std::io::stderr();
         if self.terminal {
@@ -224,7 +228,7 @@ pub async fn send(
             }
         }
     }
-    let mut progress = Progress::new(lines.len());
+    let mut progress = Progress::new(lines.len(), "lines");
     for (batch_number, chunk) in valid.chunks(batch_size).enumerate() {
         let mut batch: Vec<(usize, Value)> = chunk.to_vec();
         for attempt in 0.. {
@@ -305,7 +309,8 @@ pub async fn send_misp(
     let headers = [("Content-Type", media), ("Accept", media)];
     let mut summary = Summary::default();
     let total = envelopes.len();
-    let mut progress = Progress::new(total);
+    // Counted in events; accepted and rejected in objects.
+    let mut progress = Progress::new(total, "events");
     for (done, envelope) in envelopes.into_iter().enumerate() {
         let objects = match envelope.objects {
             Ok(objects) => objects,

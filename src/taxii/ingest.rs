@@ -41,7 +41,9 @@ fn action(submission: &Submission, earlier: &HashMap<String, StixImportRow>) -> 
     };
     if import::is_later(&submission.version, &row.version) {
         Action::Update(row.record_id.clone())
-    } else if submission.version == row.version || !import::is_later(&row.version, &submission.version) {
+    } else if submission.version == row.version
+        || !import::is_later(&row.version, &submission.version)
+    {
         Action::Keep(
             row.record_id.clone(),
             format!(
