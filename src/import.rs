@@ -2,6 +2,11 @@
 //! JSON lines (one record as the API takes it per line) and the OFAC SDN
 //! address lists (one address per line, one file per asset ticker).
 //!
+//! MISP event files and feed directories are read by [`read_misp`] into
+//! STIX envelopes instead (see `crate::misp::event`), which `tracewire
+//! import` posts to the TAXII collection, so they are mapped exactly as
+//! misp-stix's STIX is.
+//!
 //! Every line becomes an [`ImportLine`]: its origin (file and line number,
 //! for the summary) and either the JSON item to submit or why it cannot
 //! be one. `tracewire import` sends the items in batches; the demo loads
@@ -49,6 +54,10 @@ pub enum Format {
     Csv,
     JsonLines,
     Ofac,
+    /// A MISP event file (JSON), a MISP feed directory (`manifest.json`
+    /// and one `<uuid>.json` per event) or a STIX 2.1 bundle (JSON), sent
+    /// as STIX over TAXII.
+    Misp,
 }
 
 impl Format {
@@ -56,10 +65,15 @@ impl Format {
     /// OFAC (`sanctioned_addresses_<TICKER>.txt`, or a directory of them).
     pub fn guess(path: &Path) -> Option<Format> {
         if path.is_dir() {
+            if path.join("manifest.json").is_file() {
+                return Some(Format::Misp);
+            }
             return Some(Format::Ofac);
         }
         let name = path.file_name()?.to_str()?.to_ascii_lowercase();
-        if name.ends_with(".csv") {
+        if name.ends_with(".json") {
+            Some(Format::Misp)
+        } else if name.ends_with(".csv") {
             Some(Format::Csv)
         } else if name.ends_with(".jsonl") || name.ends_with(".ndjson") {
             Some(Format::JsonLines)
@@ -311,10 +325,134 @@ fn csv_item(
     Ok(Value::Object(item))
 }
 
+/// One MISP event as the STIX objects to post in one TAXII envelope.
+#[derive(Debug, Clone)]
+pub struct MispEnvelope {
+    /// `file` or `file#event-uuid`, for the summary.
+    pub origin: String,
+    /// The objects, or why the event cannot be read.
+    pub objects: Result<Vec<Value>, String>,
+}
+
+/// The events of a MISP event file, or of every event a MISP feed
+/// directory's `manifest.json` lists (`<uuid>.json` beside it), in the
+/// manifest's order of event time; a STIX 2.1 bundle file (such as
+/// misp-stix's or OpenCTI's export) is one envelope of its objects.
+pub fn read_misp(path: &Path) -> std::io::Result<Vec<MispEnvelope>> {
+    let mut files = Vec::new();
+    if path.is_dir() {
+        let manifest_path = path.join("manifest.json");
+        let manifest: Value = serde_json::from_str(&std::fs::read_to_string(&manifest_path)?)
+            .map_err(|e| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("{}: not JSON: {e}", manifest_path.display()),
+                )
+            })?;
+        let entries = manifest.as_object().ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{}: not a MISP feed manifest", manifest_path.display()),
+            )
+        })?;
+        let mut uuids: Vec<(i64, &String)> = entries
+            .iter()
+            .map(|(uuid, entry)| {
+                let time = match &entry["timestamp"] {
+                    Value::String(s) => s.parse().unwrap_or(0),
+                    other => other.as_i64().unwrap_or(0),
+                };
+                (time, uuid)
+            })
+            .collect();
+        uuids.sort();
+        for (_, uuid) in uuids {
+            // A manifest key names a file beside it, never a path elsewhere.
+            if uuid::Uuid::parse_str(uuid).is_err() {
+                files.push((format!("manifest.json#{uuid}"), None));
+                continue;
+            }
+            files.push((
+                format!("{uuid}.json"),
+                Some(path.join(format!("{uuid}.json"))),
+            ));
+        }
+    } else {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("input")
+            .to_owned();
+        files.push((name, Some(path.to_owned())));
+    }
+    let mut envelopes = Vec::new();
+    for (origin, file) in files {
+        let Some(file) = file else {
+            envelopes.push(MispEnvelope {
+                origin,
+                objects: Err("a feed manifest key must be an event uuid".into()),
+            });
+            continue;
+        };
+        let text = match std::fs::read_to_string(&file) {
+            Ok(text) => text,
+            Err(e) if path.is_dir() => {
+                envelopes.push(MispEnvelope {
+                    origin,
+                    objects: Err(format!("cannot read the event file: {e}")),
+                });
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let document: Value = match serde_json::from_str(&text) {
+            Ok(document) => document,
+            Err(e) => {
+                envelopes.push(MispEnvelope {
+                    origin,
+                    objects: Err(format!("not JSON: {e}")),
+                });
+                continue;
+            }
+        };
+        // A STIX 2.1 bundle (misp-stix's or OpenCTI's export) or envelope goes as it is.
+        if let Some(objects) = document.get("objects").and_then(Value::as_array) {
+            envelopes.push(MispEnvelope {
+                origin,
+                objects: Ok(objects.clone()),
+            });
+            continue;
+        }
+        match crate::misp::event::events_of(&document) {
+            Ok(events) => {
+                for event in events {
+                    let uuid = event["uuid"].as_str().unwrap_or("?");
+                    envelopes.push(MispEnvelope {
+                        origin: format!("{origin}#{uuid}"),
+                        objects: Ok(crate::misp::event::to_stix(event)),
+                    });
+                }
+            }
+            Err(e) => envelopes.push(MispEnvelope {
+                origin,
+                objects: Err(e.to_string()),
+            }),
+        }
+    }
+    Ok(envelopes)
+}
+
 /// Reads `path` in `format` into lines.
 pub fn read(path: &Path, format: Format, defaults: &Defaults) -> std::io::Result<Vec<ImportLine>> {
-    if format == Format::Ofac {
-        return read_ofac(path, defaults);
+    match format {
+        Format::Ofac => return read_ofac(path, defaults),
+        Format::Misp => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "MISP events are read with read_misp",
+            ))
+        }
+        _ => {}
     }
     let text = std::fs::read_to_string(path)?;
     let file = path
@@ -325,7 +463,7 @@ pub fn read(path: &Path, format: Format, defaults: &Defaults) -> std::io::Result
     Ok(match format {
         Format::Csv => csv_lines(&file, &text, defaults),
         Format::JsonLines => json_lines(&file, &text, defaults),
-        Format::Ofac => unreachable!("handled above"),
+        Format::Ofac | Format::Misp => unreachable!("handled above"),
     })
 }
 

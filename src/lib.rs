@@ -23,6 +23,7 @@ pub mod domain;
 pub mod error;
 pub mod import;
 pub mod metrics;
+pub mod misp;
 pub mod openapi;
 pub mod partners;
 pub mod pki;

@@ -221,7 +221,7 @@ pub struct ListQuery {
     pub limit: Option<i64>,
     /// The `next` cursor of the previous page.
     pub after: Option<String>,
-    /// Exports only: `csv` (default) or `jsonl`.
+    /// Exports only: `csv` (default), `jsonl`, or `misp` (one MISP event).
     pub format: Option<String>,
 }
 
@@ -238,6 +238,7 @@ enum QueryUse {
 enum ExportFormat {
     Csv,
     JsonLines,
+    Misp,
 }
 
 impl ListQuery {
@@ -317,8 +318,12 @@ impl ListQuery {
         let format = match (usage, self.format.as_deref()) {
             (QueryUse::Export, None | Some("csv")) => ExportFormat::Csv,
             (QueryUse::Export, Some("jsonl" | "json")) => ExportFormat::JsonLines,
+            (QueryUse::Export, Some("misp")) => ExportFormat::Misp,
             (QueryUse::Export, Some(other)) => {
-                bad("format", format!("unknown format {other:?} (csv or jsonl)"));
+                bad(
+                    "format",
+                    format!("unknown format {other:?} (csv, jsonl or misp)"),
+                );
                 ExportFormat::Csv
             }
             (_, Some(_)) => {
@@ -368,15 +373,20 @@ impl ListQuery {
     }
 }
 
-/// Export the records you may see, as CSV or JSON lines.
+/// Export the records you may see, as CSV, JSON lines or a MISP event.
 ///
 /// The same filters as the list; up to 100,000 records per response. When
 /// more match, the `X-Next-Cursor` header (and a `Link: rel="next"`) gives
 /// the `after` value for the next file. CSV columns: see the README; cells
-/// that a spreadsheet would run as formulas get a leading `'`.
+/// that a spreadsheet would run as formulas get a leading `'`. `format=misp`
+/// is one MISP event (`{"Event": …}`, as pymisp loads it and MISP imports
+/// it): addresses as `btc`/`xmr`/`dash` attributes or `coin-address`
+/// objects, wallets and entities as objects with their relationships as
+/// object references (when both ends are in the same file), sightings,
+/// TLP as `tlp:` tags (see the README).
 #[utoipa::path(get, path = "/v1/records/export", tag = "records", operation_id = "export_records",
     params(ListQuery),
-    responses((status = 200, description = "CSV (text/csv) or JSON lines (application/x-ndjson)", content((String = "text/csv"), (String = "application/x-ndjson")),
+    responses((status = 200, description = "CSV (text/csv), JSON lines (application/x-ndjson) or a MISP event (application/json)", content((String = "text/csv"), (String = "application/x-ndjson"), (Object = "application/json")),
             headers(("X-Next-Cursor" = String, description = "Present when more records match: pass it as `after`"))),
         (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("mutual_tls" = [], "bearer" = ["indicators:read"])))]
@@ -392,11 +402,24 @@ async fn export_records(
     let format_name = match format {
         ExportFormat::Csv => "csv",
         ExportFormat::JsonLines => "jsonl",
+        ExportFormat::Misp => "misp",
     };
+    let reader = caller.organization.to_string();
     let page = db
         .run(move |conn| records::export(conn, &caller, &filter, limit, format_name))
         .await?;
     let (content_type, body) = match format {
+        ExportFormat::Misp => {
+            let export = crate::misp::export::ExportFor {
+                reader: &reader,
+                at: chrono::Utc::now(),
+            };
+            let event = crate::misp::export::event(&page.items, &export);
+            (
+                "application/json",
+                serde_json::to_vec(&event).unwrap_or_default(),
+            )
+        }
         ExportFormat::Csv => (
             "text/csv; charset=utf-8",
             records::export::to_csv(&page.items),
@@ -409,7 +432,13 @@ async fn export_records(
     let mut response = HttpResponse::Ok();
     response.content_type(content_type).insert_header((
         "Content-Disposition",
-        format!("attachment; filename=\"tracewire-records.{format_name}\""),
+        format!(
+            "attachment; filename=\"tracewire-records.{}\"",
+            match format {
+                ExportFormat::Misp => "misp.json",
+                _ => format_name,
+            }
+        ),
     ));
     if let Some(next) = &page.next {
         response.insert_header(("X-Next-Cursor", next.as_str()));

@@ -1,6 +1,8 @@
 //! `tracewire import`: sends a CSV, JSON-lines or OFAC list file to a
 //! server in atomic batches, as one organization, and reports which lines
-//! were accepted and which were rejected and why.
+//! were accepted and which were rejected and why. MISP event files and
+//! feed directories go as STIX envelopes to the TAXII collection (one per
+//! event), and the summary counts their objects.
 //!
 //! A batch with bad items is refused whole by the server (422, each bad item
 //! by index): the importer sets those lines aside as rejected and sends the
@@ -22,15 +24,20 @@ pub enum FormatArg {
     Csv,
     Jsonl,
     Ofac,
+    /// A MISP event (JSON), a MISP feed directory (manifest.json and
+    /// events), or a STIX 2.1 bundle (JSON: misp-stix's, OpenCTI's).
+    Misp,
 }
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     /// A CSV file (the export's columns), a JSON-lines file (one record per
-    /// line), or an OFAC list (sanctioned_addresses_<TICKER>.txt, or a
-    /// directory of them).
+    /// line), an OFAC list (sanctioned_addresses_<TICKER>.txt, or a
+    /// directory of them), a MISP event or a STIX 2.1 bundle (.json), or a
+    /// MISP feed directory (manifest.json and <uuid>.json events).
     pub path: PathBuf,
-    /// The file's format (default: from its name; a directory is OFAC).
+    /// The file's format (default: from its name: .csv, .jsonl, .json is
+    /// MISP; a directory with manifest.json is a MISP feed, else OFAC).
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
     #[command(flatten)]
@@ -230,27 +237,145 @@ pub async fn send(
     Ok(summary)
 }
 
+/// The most objects one envelope carries (the server takes up to 10,000).
+const MAX_ENVELOPE: usize = 5000;
+
+/// Posts each MISP event as STIX envelopes to the TAXII collection and
+/// reports every object: accepted (stored, unchanged or understood) or
+/// rejected with the server's reason. An event larger than one envelope
+/// goes in parts, each with the event's container, identities and
+/// markings, so every part keeps the event's TLP and author.
+pub async fn send_misp(
+    client: &ApiClient,
+    envelopes: Vec<import::MispEnvelope>,
+) -> anyhow::Result<Summary> {
+    let path = format!(
+        "/taxii2/{}/collections/{}/objects/",
+        crate::taxii::API_ROOT,
+        crate::taxii::Collection::Intelligence.id()
+    );
+    let media = crate::taxii::TAXII_MEDIA_TYPE;
+    let headers = [("Content-Type", media), ("Accept", media)];
+    let mut summary = Summary::default();
+    let total = envelopes.len();
+    // Counted in events; accepted and rejected in objects.
+    let mut progress = Progress::new(total, "events");
+    for (done, envelope) in envelopes.into_iter().enumerate() {
+        let objects = match envelope.objects {
+            Ok(objects) => objects,
+            Err(reason) => {
+                summary.lines += 1;
+                summary.rejected.push((envelope.origin, reason));
+                continue;
+            }
+        };
+        let shared_type = |o: &Value| {
+            matches!(
+                o["type"].as_str(),
+                Some("grouping" | "report" | "marking-definition")
+            ) || (o["type"] == "identity" && o.get("created_by_ref").is_none())
+        };
+        let (shared, rest): (Vec<Value>, Vec<Value>) = objects.into_iter().partition(shared_type);
+        let mut first = true;
+        for part in rest.chunks(MAX_ENVELOPE) {
+            let mut batch = shared.clone();
+            batch.extend(part.iter().cloned());
+            let reply = client
+                .send(
+                    Method::POST,
+                    &path,
+                    &headers,
+                    Some(&json!({ "objects": batch })),
+                )
+                .await?;
+            if reply.status != StatusCode::ACCEPTED {
+                bail!(
+                    "the server refused {} ({}): {}",
+                    envelope.origin,
+                    reply.status,
+                    reply.body
+                );
+            }
+            // The shared objects count once per event.
+            let skip: std::collections::BTreeSet<&str> = if first {
+                Default::default()
+            } else {
+                shared.iter().filter_map(|o| o["id"].as_str()).collect()
+            };
+            first = false;
+            for (list, ok) in [("successes", true), ("failures", false)] {
+                for detail in reply.body[list].as_array().into_iter().flatten() {
+                    let id = detail["id"].as_str().unwrap_or("?");
+                    if skip.contains(id) {
+                        continue;
+                    }
+                    summary.lines += 1;
+                    if ok {
+                        summary.accepted += 1;
+                    } else {
+                        let reason = detail["message"].as_str().unwrap_or("refused").to_owned();
+                        summary
+                            .rejected
+                            .push((format!("{}/{id}", envelope.origin), reason));
+                    }
+                }
+            }
+        }
+        progress.show(
+            done + 1,
+            &format!(
+                "{} accepted, {} rejected",
+                summary.accepted,
+                summary.rejected.len()
+            ),
+            false,
+        );
+    }
+    progress.show(
+        total,
+        &format!(
+            "{} accepted, {} rejected",
+            summary.accepted,
+            summary.rejected.len()
+        ),
+        true,
+    );
+    Ok(summary)
+}
+
 /// Runs the command; the summary goes to stdout.
 pub async fn run(args: ImportArgs) -> anyhow::Result<Summary> {
     let format = match args.format {
         Some(FormatArg::Csv) => Format::Csv,
         Some(FormatArg::Jsonl) => Format::JsonLines,
         Some(FormatArg::Ofac) => Format::Ofac,
+        Some(FormatArg::Misp) => Format::Misp,
         None => Format::guess(&args.path).with_context(|| {
             format!(
-                "{}: cannot tell the format from the name; pass --format csv|jsonl|ofac",
+                "{}: cannot tell the format from the name; pass --format csv|jsonl|ofac|misp",
                 args.path.display()
             )
         })?,
     };
-    let defaults = defaults(&args, format);
-    let lines = import::read(&args.path, format, &defaults)
-        .with_context(|| format!("cannot read {}", args.path.display()))?;
     let client = ApiClient::new(args.connect.resolve()?)?;
     let started = Instant::now();
-    let summary = send(&client, lines, args.batch_size as usize).await?;
+    let summary = if format == Format::Misp {
+        let envelopes = import::read_misp(&args.path)
+            .with_context(|| format!("cannot read {}", args.path.display()))?;
+        send_misp(&client, envelopes).await?
+    } else {
+        let defaults = defaults(&args, format);
+        let lines = import::read(&args.path, format, &defaults)
+            .with_context(|| format!("cannot read {}", args.path.display()))?;
+        send(&client, lines, args.batch_size as usize).await?
+    };
+    let unit = if format == Format::Misp {
+        "objects"
+    } else {
+        "lines"
+    };
     println!(
-        "imported {}: {} lines, {} accepted, {} rejected ({:.1} s)",
+        "imported {}: {} {unit}, {} accepted, {} rejected ({:.1} s)",
         args.path.display(),
         summary.lines,
         summary.accepted,

@@ -46,7 +46,10 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Send a CSV, JSON-lines or OFAC list file to a server as your
     /// organization, in atomic batches, with a progress bar and a summary of
-    /// accepted and rejected lines (exit status 2 when lines were rejected).
+    /// accepted and rejected lines (exit status 2 when lines were rejected);
+    /// or MISP events (a .json file or a MISP feed directory) and STIX 2.1
+    /// bundles, as STIX over TAXII, with a summary of accepted and rejected
+    /// objects.
     Import(Box<import::ImportArgs>),
     /// Screen addresses from a file or standard input, privately by default
     /// (only hash prefixes leave this machine; --plain sends the addresses),

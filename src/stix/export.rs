@@ -2,7 +2,7 @@
 //!
 //! | record | STIX |
 //! |---|---|
-//! | address | `indicator` (pattern `[cryptocurrency-wallet:value = '…']`) and the `cryptocurrency-wallet` observable |
+//! | address | `indicator` (pattern `[cryptocurrency-wallet:value = '…']`), the `cryptocurrency-wallet` observable, and a `based-on` relationship from the indicator to the observable |
 //! | wallet | `infrastructure` |
 //! | entity | `identity`, `threat-actor` or `infrastructure`, by entity type |
 //! | relationship | `relationship` (member-of, attributed-to, related-to) |
@@ -206,8 +206,40 @@ pub fn objects(revision: &Revision<'_>) -> Vec<Value> {
             }
         }
     }
+    if content.kind == RecordKind::Address {
+        let link = based_on(&content.id, &main, &objects[objects.len() - 1]);
+        objects.push(Value::Object(main));
+        objects.push(link);
+        return objects;
+    }
     objects.push(Value::Object(main));
     objects
+}
+
+/// The `based-on` relationship from an address's indicator to its
+/// observable (as OpenCTI links them): same times, markings and author as
+/// the indicator; its id has the record's UUID, as the indicator's does, so
+/// it is found by id like the record's other objects.
+fn based_on(record_id: &str, indicator: &Map<String, Value>, observable: &Value) -> Value {
+    let indicator_id = indicator["id"].as_str().unwrap_or_default();
+    let mut link = json!({
+        "type": "relationship",
+        "spec_version": SPEC_VERSION,
+        "id": object_id("relationship", record_id),
+        "created": indicator["created"],
+        "modified": indicator["modified"],
+        "relationship_type": "based-on",
+        "source_ref": indicator_id,
+        "target_ref": observable["id"],
+        "object_marking_refs": indicator["object_marking_refs"],
+    });
+    if let Some(author) = indicator.get("created_by_ref") {
+        link["created_by_ref"] = author.clone();
+    }
+    if let Some(revoked) = indicator.get("revoked") {
+        link["revoked"] = revoked.clone();
+    }
+    link
 }
 
 /// Makes `main` the indicator of an address (the record's, or the one a
@@ -408,7 +440,18 @@ mod tests {
             .iter()
             .map(|o| o["type"].as_str().unwrap())
             .collect();
-        assert_eq!(types, ["identity", "cryptocurrency-wallet", "indicator"]);
+        assert_eq!(
+            types,
+            [
+                "identity",
+                "cryptocurrency-wallet",
+                "indicator",
+                "relationship"
+            ]
+        );
+        assert_eq!(objects[3]["relationship_type"], "based-on");
+        assert_eq!(objects[3]["source_ref"], objects[2]["id"]);
+        assert_eq!(objects[3]["target_ref"], objects[1]["id"]);
         let indicator = &objects[2];
         assert_eq!(indicator["id"], object_id("indicator", &content.id));
         assert_eq!(

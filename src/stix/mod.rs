@@ -30,8 +30,10 @@ pub const FIXED_CREATED: &str = "2026-11-24T00:00:00.000Z";
 /// (cti-stix-common-objects, extension-definition-specifications/tlp-2.0).
 pub const TLP2_EXTENSION_ID: &str = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d";
 const TLP2_CREATED: &str = "2022-10-01T00:00:00.000Z";
-/// STIX 2.1's predefined TLP 1.0 markings, read on import only.
-const TLP1_MARKINGS: [(&str, Tlp); 4] = [
+/// STIX 2.1's predefined TLP 1.0 markings (which MISP and OpenCTI use),
+/// and OpenCTI's own TLP:AMBER+STRICT (a statement marking with a fixed
+/// id), read on import only.
+const OTHER_MARKINGS: [(&str, Tlp); 5] = [
     (
         "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9",
         Tlp::Clear,
@@ -47,6 +49,10 @@ const TLP1_MARKINGS: [(&str, Tlp); 4] = [
     (
         "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed",
         Tlp::Red,
+    ),
+    (
+        "marking-definition--826578e1-40ad-459f-bc73-ede076f81f37",
+        Tlp::AmberStrict,
     ),
 ];
 
@@ -66,13 +72,13 @@ pub fn tlp_marking_id(tlp: Tlp) -> &'static str {
     }
 }
 
-/// The TLP level a marking-definition id stands for (TLP 2.0 or 1.0).
+/// The TLP level a marking-definition id stands for (TLP 2.0, TLP 1.0, OpenCTI's).
 pub fn tlp_of_marking(id: &str) -> Option<Tlp> {
     Tlp::ALL
         .into_iter()
         .find(|t| tlp_marking_id(*t) == id)
         .or_else(|| {
-            TLP1_MARKINGS
+            OTHER_MARKINGS
                 .iter()
                 .find(|(m, _)| *m == id)
                 .map(|(_, t)| *t)
@@ -93,10 +99,11 @@ pub fn tlp_marking(tlp: Tlp) -> Value {
     })
 }
 
-/// tracewire's identity and extension definition, and the TLP 2.0 markings:
-/// what every collection starts with, so references resolve.
+/// tracewire's identity and extension definition: what every collection
+/// starts with. The TLP 2.0 markings are served beside the objects that
+/// use them ([`tlp_markings_of`]), and by id.
 pub fn fixed_objects() -> Vec<Value> {
-    let mut objects = vec![
+    vec![
         json!({
             "type": "identity",
             "spec_version": SPEC_VERSION,
@@ -129,9 +136,19 @@ pub fn fixed_objects() -> Vec<Value> {
             "version": "1.0.0",
             "extension_types": ["new-sco", "property-extension"]
         }),
-    ];
-    objects.extend(Tlp::ALL.into_iter().map(tlp_marking));
-    objects
+    ]
+}
+
+/// The TLP levels whose marking definitions `object` references.
+pub fn tlp_markings_of(object: &Value) -> Vec<Tlp> {
+    object
+        .get("object_marking_refs")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter_map(|id| Tlp::ALL.into_iter().find(|t| tlp_marking_id(*t) == id))
+        .collect()
 }
 
 /// `<type>--<uuid>` for a record id (a UUIDv7): the same bits with version 4.

@@ -35,6 +35,7 @@ pub mod records;
 pub mod schema;
 pub mod secrets;
 pub mod signing_keys;
+pub mod stix_imports;
 pub mod taxii;
 
 /// One connection to either backend. Portable queries are written once

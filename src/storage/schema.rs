@@ -180,6 +180,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    stix_imports (organization_id, stix_id) {
+        organization_id -> Text,
+        stix_id -> Text,
+        record_id -> Text,
+        version -> Text,
+    }
+}
+
 diesel::joinable!(record_audience -> records (record_id));
 diesel::joinable!(record_revisions -> records (record_id));
 diesel::joinable!(org_certificates -> organizations (organization_id));
@@ -205,4 +214,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     changes,
     taxii_statuses,
     server_secrets,
+    stix_imports,
 );

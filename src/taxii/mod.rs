@@ -10,29 +10,36 @@
 //! or repeats an object and reveals nothing about hidden changes, and
 //! `date_added` is the time the change was stored. Entry 0 of every
 //! collection holds tracewire's fixed objects (its identity, its extension
-//! definition, the TLP 2.0 markings).
+//! definition; the TLP 2.0 markings when asked for by id).
 //!
+//! A page serves each object (each version of it) once, and the TLP
+//! marking definitions its objects use, each just before the first object
+//! that references it (a page of `limit=1` has room for the object only):
+//! no marking is served that nothing on the page uses.
+//!
+//! Reading is here, paging in `paging`, envelopes POSTed in `ingest`.
 //! Every read and every write is audited.
+mod ingest;
+mod paging;
 pub mod views;
 
 use crate::access::Reader;
 use crate::audit::{self, AuditEvent};
 use crate::auth::Caller;
-use crate::cursor::{CursorKey, Feed};
-use crate::domain::OrganizationId;
+use crate::cursor::CursorKey;
 use crate::domain::{Attribution, Scope, Tlp};
 use crate::records::{self, reader_for, Disclosure, RecordError};
 use crate::stix::export::{self, Source};
-use crate::stix::import::{self, Outcome};
 use crate::stix::{self, fixed_objects, record_id_of};
 use crate::storage::changes::{self as feed, ChangeRow};
 use crate::storage::records::{self as store, RevisionRow};
-use crate::storage::taxii::{self as statuses, StatusRow};
-use crate::storage::{now, organizations, DbConnection, StorageError};
-use chrono::{DateTime, NaiveDateTime, Utc};
-use diesel::Connection;
+use crate::storage::{organizations, DbConnection, StorageError};
+use chrono::NaiveDateTime;
+pub use ingest::{add, status};
+use paging::Cursor;
+pub use paging::{version_of, ObjectFilter, Page, VersionMatch};
 use serde_json::{json, Value};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::HashMap;
 pub use views::*;
 
 pub const TAXII_MEDIA_TYPE: &str = "application/taxii+json;version=2.1";
@@ -126,204 +133,6 @@ impl Collection {
     }
 }
 
-/// A position in a collection: change `seq`, from its object `skip` on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cursor {
-    seq: i64,
-    skip: usize,
-}
-
-impl Cursor {
-    /// The position in an opaque `next` given to `reader` ([`crate::cursor`]).
-    fn open(key: &CursorKey, reader: &OrganizationId, text: &str) -> Option<Cursor> {
-        let (seq, skip) = key.open_position(Feed::Taxii, reader, text).ok()?;
-        Some(Cursor {
-            seq,
-            skip: usize::try_from(skip).ok()?,
-        })
-    }
-
-    /// An opaque `next` for `reader`, fresh each time.
-    fn seal(self, key: &CursorKey, reader: &OrganizationId) -> String {
-        key.seal_position(Feed::Taxii, reader, self.seq, self.skip as u64)
-    }
-}
-
-/// One `match[version]` value.
-#[derive(Debug, Clone, PartialEq)]
-pub enum VersionMatch {
-    First,
-    Last,
-    All,
-    At(DateTime<Utc>),
-}
-
-/// The filters and paging of an objects, manifest or versions request.
-#[derive(Debug, Clone)]
-pub struct ObjectFilter {
-    pub added_after: Option<NaiveDateTime>,
-    pub limit: i64,
-    /// The `next` parameter as sent: opened for the reader by [`objects`].
-    next: Option<String>,
-    pub ids: Vec<String>,
-    pub types: Vec<String>,
-    pub versions: Vec<VersionMatch>,
-    pub spec_versions: Vec<String>,
-}
-
-impl ObjectFilter {
-    /// Parses the query parameters; unknown ones are ignored, as TAXII asks.
-    pub fn parse(query: &[(String, String)]) -> Result<ObjectFilter, TaxiiError> {
-        let mut filter = ObjectFilter {
-            added_after: None,
-            limit: DEFAULT_LIMIT,
-            next: None,
-            ids: Vec::new(),
-            types: Vec::new(),
-            versions: Vec::new(),
-            spec_versions: Vec::new(),
-        };
-        let list = |value: &str| -> Vec<String> {
-            value
-                .split(',')
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-                .collect()
-        };
-        for (name, value) in query {
-            match name.as_str() {
-                "added_after" => {
-                    let at = stix::parse_timestamp(value).ok_or_else(|| {
-                        TaxiiError::BadRequest(format!(
-                            "added_after {value:?} is not an RFC 3339 timestamp"
-                        ))
-                    })?;
-                    filter.added_after = Some(at.naive_utc());
-                }
-                "limit" => {
-                    let limit = value
-                        .parse::<i64>()
-                        .ok()
-                        .filter(|l| *l >= 1)
-                        .ok_or_else(|| {
-                            TaxiiError::BadRequest(format!(
-                                "limit {value:?} is not a positive integer"
-                            ))
-                        })?;
-                    filter.limit = limit.min(MAX_LIMIT);
-                }
-                "next" => filter.next = Some(value.clone()),
-                "match[id]" => filter.ids.extend(list(value)),
-                "match[type]" => filter.types.extend(list(value)),
-                "match[spec_version]" => filter.spec_versions.extend(list(value)),
-                "match[version]" => {
-                    for version in list(value) {
-                        filter.versions.push(match version.as_str() {
-                            "first" => VersionMatch::First,
-                            "last" => VersionMatch::Last,
-                            "all" => VersionMatch::All,
-                            other => VersionMatch::At(stix::parse_timestamp(other).ok_or_else(
-                                || {
-                                    TaxiiError::BadRequest(format!(
-                                        "match[version] {other:?} is not first, last, all or a timestamp"
-                                    ))
-                                },
-                            )?),
-                        });
-                    }
-                }
-                _ => {}
-            }
-        }
-        Ok(filter)
-    }
-
-    fn wants_version(&self, revision: i32, readable: &[(i32, NaiveDateTime)]) -> bool {
-        let versions: &[VersionMatch] = if self.versions.is_empty() {
-            &[VersionMatch::Last]
-        } else {
-            &self.versions
-        };
-        versions.iter().any(|v| match v {
-            VersionMatch::All => true,
-            VersionMatch::First => readable.first().map(|r| r.0) == Some(revision),
-            VersionMatch::Last => readable.last().map(|r| r.0) == Some(revision),
-            VersionMatch::At(at) => readable
-                .iter()
-                .any(|(r, modified)| *r == revision && modified.and_utc() == *at),
-        })
-    }
-
-    fn wants_object(&self, object: &Value) -> bool {
-        let field = |name: &str| object.get(name).and_then(Value::as_str).unwrap_or_default();
-        (self.ids.is_empty() || self.ids.iter().any(|i| i == field("id")))
-            && (self.types.is_empty() || self.types.iter().any(|t| t == field("type")))
-            && (self.spec_versions.is_empty()
-                || self.spec_versions.iter().any(|v| v == stix::SPEC_VERSION))
-    }
-}
-
-/// Objects with the time each was added, and where to go on.
-#[derive(Debug, Default)]
-pub struct Page {
-    pub objects: Vec<(Value, NaiveDateTime)>,
-    pub more: bool,
-    pub next: Option<String>,
-    /// `record@revision` of every revision shown, for the audit log.
-    shown: Vec<String>,
-}
-
-impl Page {
-    /// `X-TAXII-Date-Added-First` and `-Last`.
-    pub fn date_added_range(&self) -> Option<(String, String)> {
-        let first = self.objects.first()?.1;
-        let last = self.objects.last()?.1;
-        Some((stix::naive_timestamp(&first), stix::naive_timestamp(&last)))
-    }
-}
-
-impl Page {
-    /// The objects, as an envelope.
-    pub fn into_envelope(self) -> Envelope {
-        Envelope {
-            more: self.more,
-            next: self.next,
-            objects: self.objects.into_iter().map(|(o, _)| o).collect(),
-        }
-    }
-
-    /// The objects' ids, versions and dates added.
-    pub fn manifest(&self) -> Manifest {
-        Manifest {
-            more: self.more,
-            next: self.next.clone(),
-            objects: self
-                .objects
-                .iter()
-                .map(|(o, added)| ManifestEntry {
-                    id: o["id"].as_str().unwrap_or_default().to_owned(),
-                    date_added: stix::naive_timestamp(added),
-                    version: version_of(o, added),
-                    media_type: stix::STIX_MEDIA_TYPE.into(),
-                })
-                .collect(),
-        }
-    }
-
-    /// The objects' versions.
-    pub fn versions(&self) -> Versions {
-        Versions {
-            more: self.more,
-            next: self.next.clone(),
-            versions: self
-                .objects
-                .iter()
-                .map(|(o, added)| version_of(o, added))
-                .collect(),
-        }
-    }
-}
-
 /// When tracewire's fixed objects count as added.
 fn fixed_added() -> NaiveDateTime {
     stix::parse_timestamp(stix::FIXED_CREATED)
@@ -342,7 +151,8 @@ enum Entries {
 impl Entries {
     /// For one object id: its record's changes, the fixed entry, or everything.
     fn of_object(id: &str) -> Entries {
-        if fixed_objects().iter().any(|o| o["id"] == id) {
+        let marking = Tlp::ALL.into_iter().any(|t| stix::tlp_marking_id(t) == id);
+        if marking || fixed_objects().iter().any(|o| o["id"] == id) {
             return Entries::Fixed;
         }
         let record_type = [
@@ -531,7 +341,17 @@ fn read_page(
         let fixed_wanted = !matches!(entries, Entries::Record(_))
             && filter.added_after.is_none_or(|after| fixed_added() > after);
         if fixed_wanted {
-            let objects: Vec<Value> = fixed_objects()
+            // The markings only when asked for by id: otherwise each
+            // comes with the first object on a page that uses it.
+            let mut fixed = fixed_objects();
+            if filter
+                .ids
+                .iter()
+                .any(|id| id.starts_with("marking-definition--"))
+            {
+                fixed.extend(Tlp::ALL.into_iter().map(stix::tlp_marking));
+            }
+            let objects: Vec<Value> = fixed
                 .into_iter()
                 .filter(|o| filter.wants_object(o))
                 .collect();
@@ -547,7 +367,7 @@ fn read_page(
                     );
                     return Ok(page);
                 }
-                page.objects.push((object, fixed_added()));
+                page.push(object, fixed_added());
             }
         }
         (seq, skip) = (1, 0);
@@ -579,7 +399,19 @@ fn read_page(
             let objects = change_objects(&batch, &sources, filter, row)?;
             let mut shown = false;
             for (index, object) in objects.into_iter().enumerate().skip(from) {
-                if page.objects.len() == limit {
+                // Each object once per page (a source's identity).
+                if !page.first_time(&object) {
+                    continue;
+                }
+                // The markings it uses, unless the page has them already
+                // (a page of one object has room for the object only).
+                let markings: Vec<Value> = stix::tlp_markings_of(&object)
+                    .into_iter()
+                    .map(stix::tlp_marking)
+                    .filter(|m| page.first_time(m) && filter.wants_object(m))
+                    .collect();
+                let room = if limit == 1 { 1 } else { 1 + markings.len() };
+                if page.objects.len() + room > limit && !page.objects.is_empty() {
                     page.more = true;
                     page.next = Some(
                         Cursor {
@@ -590,7 +422,12 @@ fn read_page(
                     );
                     return Ok(page);
                 }
-                page.objects.push((object, row.at));
+                if limit > 1 {
+                    for marking in markings {
+                        page.push(marking, row.at);
+                    }
+                }
+                page.push(object, row.at);
                 shown = true;
             }
             if shown {
@@ -652,274 +489,4 @@ pub fn objects(
         return Err(TaxiiError::NotFound);
     }
     Ok(page)
-}
-
-/// The version of an object, as manifests and version lists show it.
-pub fn version_of(object: &Value, added: &NaiveDateTime) -> String {
-    object
-        .get("modified")
-        .or_else(|| object.get("created"))
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .unwrap_or_else(|| stix::naive_timestamp(added))
-}
-
-/// Stores the objects of an envelope as records of the caller's
-/// organization (provenance `import`): every object is reported in the
-/// returned status, stored or not, and the status is kept for the caller.
-/// A malformed envelope is refused whole, with nothing written.
-pub fn add(
-    conn: &mut DbConnection,
-    caller: &Caller,
-    collection: Collection,
-    envelope: &Value,
-) -> Result<StatusResource, TaxiiError> {
-    if !collection.view(caller).can_write {
-        return Err(TaxiiError::Forbidden(
-            "this collection does not accept objects from you".into(),
-        ));
-    }
-    let objects = envelope
-        .get("objects")
-        .and_then(Value::as_array)
-        .ok_or_else(|| {
-            TaxiiError::BadRequest("the body must be a TAXII envelope: {\"objects\": [...]}".into())
-        })?;
-    if objects.is_empty() || objects.len() > records::MAX_BATCH {
-        return Err(TaxiiError::BadRequest(format!(
-            "an envelope holds 1 to {} objects (got {})",
-            records::MAX_BATCH,
-            objects.len()
-        )));
-    }
-    for (index, object) in objects.iter().enumerate() {
-        let typed = object.get("type").and_then(Value::as_str).is_some();
-        let id = object.get("id").and_then(Value::as_str).unwrap_or_default();
-        if !typed || !id.contains("--") {
-            return Err(TaxiiError::BadRequest(format!(
-                "object {index} is not a STIX object (it needs a type and an id)"
-            )));
-        }
-    }
-    let importer = import::Importer {
-        organization: caller.organization.as_str(),
-        may_write_indicators: caller.scopes.contains(Scope::IndicatorsWrite),
-        may_report_sightings: caller.scopes.contains(Scope::SightingsWrite),
-    };
-    let plan = import::plan(objects, &importer);
-    let requested = now();
-    // Only submissions some object maps to are stored: a refused object
-    // (say, a sighting from a client without sightings:write) stores nothing.
-    let wanted: HashSet<usize> = plan
-        .outcomes
-        .iter()
-        .filter_map(|(_, _, outcome)| match outcome {
-            Outcome::Record(index) => Some(*index),
-            _ => None,
-        })
-        .collect();
-    conn.transaction(|conn| {
-        let mut failed: HashMap<usize, String> = HashMap::new();
-        let first: Vec<(usize, Value)> = plan
-            .submissions
-            .iter()
-            .enumerate()
-            .filter(|(i, s)| wanted.contains(i) && s.refs.is_empty())
-            .map(|(i, s)| (i, s.item.clone()))
-            .collect();
-        let mut stored = store_submissions(conn, caller, first, &mut failed)?;
-        let by_stix: HashMap<String, String> = plan
-            .outcomes
-            .iter()
-            .filter_map(|(id, _, outcome)| match outcome {
-                Outcome::Record(i) => Some((id.clone(), stored.get(i)?.clone())),
-                _ => None,
-            })
-            .collect();
-        let mut second = Vec::new();
-        for (index, submission) in plan.submissions.iter().enumerate() {
-            if wanted.contains(&index) && !submission.refs.is_empty() {
-                match import::resolve_refs(submission, &by_stix) {
-                    Ok(item) => second.push((index, item)),
-                    Err(message) => {
-                        failed.insert(index, message);
-                    }
-                }
-            }
-        }
-        stored.extend(store_submissions(conn, caller, second, &mut failed)?);
-
-        let version_or = |v: &Option<String>| {
-            v.clone()
-                .unwrap_or_else(|| stix::naive_timestamp(&requested))
-        };
-        let mut status = StatusResource::new(uuid::Uuid::new_v4().to_string(), &requested);
-        for (id, version, outcome) in &plan.outcomes {
-            let (ok, message) = match outcome {
-                Outcome::Record(i) => match stored.get(i) {
-                    Some(record) => (true, format!("stored as record {record}")),
-                    None => (
-                        false,
-                        failed
-                            .get(i)
-                            .cloned()
-                            .unwrap_or_else(|| "not stored".into()),
-                    ),
-                },
-                Outcome::Understood(message) => (true, message.clone()),
-                Outcome::Refused(message) => (false, message.clone()),
-            };
-            status.push(
-                ok,
-                StatusDetail {
-                    id: id.clone(),
-                    version: version_or(version),
-                    message: Some(message),
-                },
-            );
-        }
-        let body = serde_json::to_string(&status)
-            .map_err(|e| StorageError::Corrupt(format!("status: {e}")))?;
-        statuses::insert(
-            conn,
-            &StatusRow {
-                id: status.id.clone(),
-                organization_id: caller.organization.to_string(),
-                created_at: requested,
-                body,
-            },
-        )?;
-        let mut record_ids: Vec<String> = stored.values().cloned().collect();
-        record_ids.sort();
-        record_ids.dedup();
-        audit::record(
-            conn,
-            caller,
-            AuditEvent {
-                action: "taxii.objects.add",
-                result_count: record_ids.len(),
-                record_ids,
-                detail: json!({
-                    "collection": collection.id(),
-                    "status": status.id,
-                    "objects": status.total_count,
-                    "failures": status.failure_count,
-                }),
-            },
-        )?;
-        Ok(status)
-    })
-}
-
-/// Creates records from `items` (submission index, item) in batches; items
-/// that fail validation are left out (with their reasons in `failed`) and
-/// the rest tried again, so one bad object does not sink the envelope.
-fn store_submissions(
-    conn: &mut DbConnection,
-    caller: &Caller,
-    mut pending: Vec<(usize, Value)>,
-    failed: &mut HashMap<usize, String>,
-) -> Result<HashMap<usize, String>, TaxiiError> {
-    while !pending.is_empty() {
-        let items = pending.iter().map(|(_, item)| item.clone()).collect();
-        match records::create_batch(conn, caller, items, None) {
-            Ok(created) => {
-                return Ok(pending
-                    .iter()
-                    .zip(created.records)
-                    .map(|((index, _), record)| (*index, record.content.id))
-                    .collect())
-            }
-            Err(RecordError::Validation(errors)) => {
-                let mut reasons: HashMap<usize, Vec<String>> = HashMap::new();
-                for error in &errors {
-                    let positions: Vec<usize> = match error.index {
-                        Some(i) if i < pending.len() => vec![i],
-                        _ => (0..pending.len()).collect(),
-                    };
-                    for position in positions {
-                        reasons
-                            .entry(position)
-                            .or_default()
-                            .push(format!("{}: {}", error.field, error.message));
-                    }
-                }
-                if reasons.is_empty() {
-                    reasons.extend((0..pending.len()).map(|i| (i, vec!["refused".to_owned()])));
-                }
-                let bad: BTreeSet<usize> = reasons.keys().copied().collect();
-                for position in bad.into_iter().rev() {
-                    let (index, _) = pending.remove(position);
-                    let reason = reasons.remove(&position).unwrap_or_default().join("; ");
-                    failed.insert(index, reason);
-                }
-            }
-            Err(other) => return Err(other.into()),
-        }
-    }
-    Ok(HashMap::new())
-}
-
-/// A status the caller's organization received for an envelope it posted;
-/// [`TaxiiError::NotFound`] for anyone else's. Audited.
-pub fn status(
-    conn: &mut DbConnection,
-    caller: &Caller,
-    id: &str,
-) -> Result<StatusResource, TaxiiError> {
-    let row = statuses::find(conn, caller.organization.as_str(), id)?;
-    audit::record_read(
-        conn,
-        caller,
-        AuditEvent {
-            action: "taxii.status",
-            record_ids: Vec::new(),
-            result_count: usize::from(row.is_some()),
-            detail: json!({ "status": id }),
-        },
-    )?;
-    let row = row.ok_or(TaxiiError::NotFound)?;
-    serde_json::from_str(&row.body)
-        .map_err(|e| StorageError::Corrupt(format!("status {id}: {e}")).into())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn query(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn filters_parse_and_refuse_bad_values() {
-        let filter = ObjectFilter::parse(&query(&[
-            ("limit", "5000"),
-            ("next", "12.3"),
-            ("match[type]", "indicator,relationship"),
-            ("match[version]", "all"),
-            ("added_after", "2026-01-01T00:00:00Z"),
-        ]))
-        .unwrap();
-        assert_eq!(filter.limit, MAX_LIMIT);
-        assert_eq!(filter.next.as_deref(), Some("12.3"));
-        assert_eq!(filter.types, vec!["indicator", "relationship"]);
-        for bad in [
-            ("limit", "0"),
-            ("limit", "ten"),
-            ("added_after", "yesterday"),
-            ("match[version]", "newest"),
-        ] {
-            assert!(
-                matches!(
-                    ObjectFilter::parse(&query(&[bad])),
-                    Err(TaxiiError::BadRequest(_))
-                ),
-                "{bad:?}"
-            );
-        }
-    }
 }

@@ -279,7 +279,7 @@ async fn exports_page_and_counts_filter(backend: TestBackend) {
 
 /// Runs `tracewire import` (the built binary) against the test server as
 /// `org`, off the test's runtime thread (which also serves the requests).
-async fn run_import(app: &TestApp, org: &TestOrg, args: &[&str]) -> (i32, String) {
+pub async fn run_import(app: &TestApp, org: &TestOrg, args: &[&str]) -> (i32, String) {
     let dir = app.pki.dir.join(format!("import-{}", org.id));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("ca.pem"), &app.pki.ca.cert_pem).unwrap();

@@ -17,6 +17,8 @@ mod errors;
 mod ingest;
 mod input_limits;
 mod key_encryption;
+mod misp;
+mod opencti;
 mod operations;
 mod outage;
 mod partner_issuers;
