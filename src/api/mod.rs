@@ -2,6 +2,7 @@
 //! logging, metrics) and the conversion of every stray error into a problem
 //! document. Handlers live in one module per resource and stay thin.
 pub mod admin;
+pub mod alerts;
 pub mod changes;
 pub mod docs;
 pub mod oauth;
@@ -12,6 +13,8 @@ pub mod records;
 pub mod screening;
 pub mod sightings;
 pub mod taxii;
+pub mod watchlist;
+pub mod webhooks;
 pub mod whoami;
 
 use crate::error::{problem_for_status, ApiError, PROBLEM_CONTENT_TYPE};
@@ -89,7 +92,10 @@ pub fn configure_api(cfg: &mut web::ServiceConfig) {
             .configure(records::configure)
             .configure(screening::configure)
             .configure(sightings::configure)
-            .configure(changes::configure),
+            .configure(changes::configure)
+            .configure(watchlist::configure)
+            .configure(alerts::configure)
+            .configure(webhooks::configure),
     )
     .configure(taxii::configure)
     .service(oauth::jwks)

@@ -468,3 +468,34 @@ pub fn links_touching(conn: &mut DbConnection, record_id: &str) -> StorageResult
         .select(LinkRow::as_select())
         .load(conn)?)
 }
+
+/// What the alert consumer needs to match a record: its kind and link key.
+pub fn match_info(
+    conn: &mut DbConnection,
+    ids: &[String],
+) -> StorageResult<Vec<(String, String, Option<String>)>> {
+    let mut rows = Vec::new();
+    for chunk in ids.chunks(INSERT_CHUNK) {
+        rows.extend(
+            records::table
+                .filter(records::id.eq_any(chunk))
+                .select((records::id, records::kind, records::link_key))
+                .load::<(String, String, Option<String>)>(conn)?,
+        );
+    }
+    Ok(rows)
+}
+
+/// The links made by each of `ids` (relationships and sightings of a record).
+pub fn links_of(conn: &mut DbConnection, ids: &[String]) -> StorageResult<Vec<LinkRow>> {
+    let mut rows = Vec::new();
+    for chunk in ids.chunks(INSERT_CHUNK) {
+        rows.extend(
+            record_links::table
+                .filter(record_links::relationship_id.eq_any(chunk))
+                .select(LinkRow::as_select())
+                .load(conn)?,
+        );
+    }
+    Ok(rows)
+}
