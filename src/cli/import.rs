@@ -104,7 +104,7 @@ fn defaults(args: &ImportArgs, format: Format) -> Defaults {
 
 /// A progress line on stderr: redrawn in place on a terminal, printed
 /// every few seconds otherwise.
-struct Progress {
+pub(super) struct Progress {
     total: usize,
     terminal: bool,
     started: Instant,
@@ -112,7 +112,7 @@ struct Progress {
 }
 
 impl Progress {
-    fn new(total: usize) -> Progress {
+    pub(super) fn new(total: usize) -> Progress {
         let now = Instant::now();
         Progress {
             total,
@@ -122,7 +122,7 @@ impl Progress {
         }
     }
 
-    fn show(&mut self, done: usize, accepted: usize, rejected: usize, last: bool) {
+    pub(super) fn show(&mut self, done: usize, accepted: usize, rejected: usize, last: bool) {
         if !self.terminal && !last && self.last.elapsed() < Duration::from_secs(5) {
             return;
         }
