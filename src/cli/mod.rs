@@ -2,6 +2,7 @@
 //! `pki …`, `openapi`. Each subcommand's logic lives in its own module.
 pub mod admin;
 pub mod bench;
+pub mod bench_alerts;
 pub mod demo;
 pub mod demo_alerts;
 pub mod demo_records;
