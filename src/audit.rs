@@ -106,6 +106,28 @@ pub fn record(
     append(conn, caller, event, false)
 }
 
+/// Appends an entry for `actor` inside the caller's transaction (work the
+/// server does for an organization on its own, such as making alerts).
+pub fn record_for(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    event: AuditEvent,
+) -> Result<(), StorageError> {
+    let row = AuditRow {
+        seq: 0,
+        at: now(),
+        organization: actor.organization.clone(),
+        client: actor.client.clone(),
+        action: event.action.into(),
+        record_ids: serde_json::to_string(&event.record_ids).unwrap_or_else(|_| "[]".into()),
+        result_count: event.result_count as i64,
+        detail: event.detail.to_string(),
+        prev_hash: String::new(),
+        hash: String::new(),
+    };
+    audit::append_many(conn, false, vec![row], entry_hash)
+}
+
 /// Appends the entry of a read, in its own transaction (call it outside any
 /// transaction), together with the entries of reads running at the same
 /// time (see `storage::audit::ReadEntryQueue`); returns once it has

@@ -21,6 +21,60 @@ pub struct Settings {
     pub ops: OpsSettings,
     pub auth: AuthSettings,
     pub log: LogSettings,
+    /// Watchlists, alerts and their webhook deliveries.
+    #[serde(default)]
+    pub alerts: AlertSettings,
+}
+
+/// Watchlists, alerts and webhook deliveries (`[alerts]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertSettings {
+    /// File holding the watch key: 32 bytes as 64 hex characters
+    /// (`openssl rand -hex 32`), or the environment variable
+    /// `TRACEWIRE_WATCH_KEY`. Watched addresses are stored as HMAC-SHA256
+    /// keyed hashes under it, and labels, alerts and webhook secrets sealed
+    /// with it. Without either, a key is made and kept in the database
+    /// (a copy of the database then holds the key too). Changing it makes
+    /// every stored watch entry, alert and webhook secret unreadable.
+    pub watch_key_file: Option<PathBuf>,
+    /// Accept webhook endpoints on loopback, private, link-local or other
+    /// non-public addresses (off: such endpoints are refused when
+    /// registered and not delivered to).
+    pub allow_private_endpoints: bool,
+    /// Extra CA certificates (PEM) trusted for webhook receivers, besides
+    /// the public web roots.
+    pub receiver_ca_file: Option<PathBuf>,
+    /// How long deliveries to an endpoint are retried after the oldest
+    /// undelivered alert first failed, before the endpoint is disabled.
+    pub retry_for_secs: u64,
+    /// The first retry delay; each further failure doubles it.
+    pub retry_initial_ms: u64,
+    /// The longest delay between two attempts.
+    pub retry_max_secs: u64,
+    /// How long one delivery may take (connect, send, answer).
+    pub delivery_timeout_secs: u64,
+    /// How often the change-feed consumer and the delivery worker look
+    /// for work when idle.
+    pub poll_interval_ms: u64,
+    /// Run the alert consumer and the delivery worker on this server.
+    pub enabled: bool,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        AlertSettings {
+            watch_key_file: None,
+            allow_private_endpoints: false,
+            receiver_ca_file: None,
+            retry_for_secs: 26 * 3600,
+            retry_initial_ms: 5_000,
+            retry_max_secs: 3600,
+            delivery_timeout_secs: 10,
+            poll_interval_ms: 250,
+            enabled: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -221,6 +275,7 @@ impl Default for Settings {
                 format: "text".into(),
                 level: "info".into(),
             },
+            alerts: AlertSettings::default(),
         }
     }
 }
@@ -310,9 +365,17 @@ impl Settings {
             Env::prefixed("TRACEWIRE_").split("__").filter(|key| {
                 let key = key.as_str().to_ascii_lowercase();
                 key == "data_dir"
-                    || ["database.", "api.", "tls.", "ops.", "auth.", "log."]
-                        .iter()
-                        .any(|section| key.starts_with(section))
+                    || [
+                        "database.",
+                        "api.",
+                        "tls.",
+                        "ops.",
+                        "auth.",
+                        "log.",
+                        "alerts.",
+                    ]
+                    .iter()
+                    .any(|section| key.starts_with(section))
             }),
         );
         let settings: Settings = figment.extract().map_err(Box::new)?;
@@ -418,6 +481,31 @@ impl Settings {
                     format!("file {} does not exist", crl.display()),
                 ));
             }
+        }
+        for (key, file) in [
+            ("alerts.watch_key_file", &self.alerts.watch_key_file),
+            ("alerts.receiver_ca_file", &self.alerts.receiver_ca_file),
+        ] {
+            if let Some(file) = file {
+                if !file.is_file() {
+                    return Err(invalid(
+                        key,
+                        format!("file {} does not exist", file.display()),
+                    ));
+                }
+            }
+        }
+        if self.alerts.retry_initial_ms == 0 || self.alerts.poll_interval_ms == 0 {
+            return Err(invalid(
+                "alerts.retry_initial_ms",
+                "alerts.retry_initial_ms and alerts.poll_interval_ms must be above 0",
+            ));
+        }
+        if self.alerts.delivery_timeout_secs == 0 || self.alerts.delivery_timeout_secs > 300 {
+            return Err(invalid(
+                "alerts.delivery_timeout_secs",
+                "must be between 1 and 300",
+            ));
         }
         let key_files = self
             .auth

@@ -24,6 +24,9 @@ const SECRET_NAME: &str = "cursor-key";
 pub enum Feed {
     Changes,
     Taxii,
+    Watchlist,
+    Alerts,
+    Deliveries,
 }
 
 impl Feed {
@@ -31,6 +34,9 @@ impl Feed {
         match self {
             Feed::Changes => "changes",
             Feed::Taxii => "taxii",
+            Feed::Watchlist => "watchlist",
+            Feed::Alerts => "alerts",
+            Feed::Deliveries => "deliveries",
         }
     }
 }

@@ -12,6 +12,7 @@
 //! - [`error`]: the one place where errors become RFC 9457 problem documents.
 //! - [`pki`]: certificate authority helpers (the `pki` and `demo` commands, and tests).
 pub mod access;
+pub mod alerts;
 pub mod api;
 pub mod audit;
 pub mod auth;

@@ -15,6 +15,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Pki(pki) => tracewire::cli::pki::run(pki),
         Command::Bench(command) => tracewire::cli::bench::run(command).await,
         Command::Partner(args) => tracewire::cli::partner::run(*args).await,
+        Command::Watchlist(command) => tracewire::cli::watchlist::run(command).await,
         Command::Import(args) => {
             let summary = tracewire::cli::import::run(*args).await?;
             if !summary.rejected.is_empty() {

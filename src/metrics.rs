@@ -20,8 +20,22 @@ pub struct RouteLabels {
     pub route: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeliveryLabels {
+    /// `delivered` or `failed`.
+    pub result: String,
+}
+
 pub struct Metrics {
     registry: Mutex<Registry>,
+    /// Alerts made by the change-feed consumer of this server.
+    pub alerts_created: Counter,
+    /// Webhook delivery attempts of this server, by result.
+    pub webhook_deliveries: Family<DeliveryLabels, Counter>,
+    /// Alerts waiting for delivery to enabled endpoints (deployment-wide, read at scrape).
+    pub webhook_queue_depth: Gauge,
+    /// Age of the oldest of them, in seconds (0 when none).
+    pub webhook_oldest_undelivered_seconds: Gauge,
     pub requests: Family<RequestLabels, Counter>,
     pub latency: Family<RouteLabels, Histogram>,
     pub db_connections: Gauge,
@@ -59,8 +73,36 @@ impl Metrics {
             "Idle database connections",
             db_idle_connections.clone(),
         );
+        let alerts_created = Counter::default();
+        let webhook_deliveries = Family::<DeliveryLabels, Counter>::default();
+        let webhook_queue_depth = Gauge::default();
+        let webhook_oldest_undelivered_seconds = Gauge::default();
+        registry.register(
+            "alerts_created",
+            "Alerts made from the change feed",
+            alerts_created.clone(),
+        );
+        registry.register(
+            "webhook_deliveries",
+            "Webhook delivery attempts, by result",
+            webhook_deliveries.clone(),
+        );
+        registry.register(
+            "webhook_queue_depth",
+            "Alerts waiting for delivery to enabled webhook endpoints",
+            webhook_queue_depth.clone(),
+        );
+        registry.register(
+            "webhook_oldest_undelivered_seconds",
+            "Age of the oldest alert waiting for delivery",
+            webhook_oldest_undelivered_seconds.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
+            alerts_created,
+            webhook_deliveries,
+            webhook_queue_depth,
+            webhook_oldest_undelivered_seconds,
             requests,
             latency,
             db_connections,

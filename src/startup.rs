@@ -45,27 +45,33 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         settings.validate()?;
         let startup_settings = settings.clone();
-        let (db, hub_keys, cursors) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-            let db = open_database(&startup_settings)?;
-            let keep = crate::auth::keys::retired_key_lifetime(
-                startup_settings.auth.token_ttl_secs,
-                startup_settings.auth.leeway_secs,
-            );
-            let encryption = crate::auth::key_encryption::KeyEncryption::configure(
-                startup_settings.auth.key_encryption_key_file.as_deref(),
-                &startup_settings.auth.previous_key_encryption_key_files,
-            )?;
-            let keys = HubKeyStore::load(
-                &mut *db.get()?,
-                &startup_settings.auth.signing_algorithm,
-                keep,
-                encryption,
-            )?;
-            let cursors = crate::cursor::CursorKey::load(&mut *db.get()?)?;
-            Ok((db, keys, cursors))
-        })
-        .await
-        .context("startup task failed")??;
+        let (db, hub_keys, cursors, alert_keys) =
+            tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+                let db = open_database(&startup_settings)?;
+                let keep = crate::auth::keys::retired_key_lifetime(
+                    startup_settings.auth.token_ttl_secs,
+                    startup_settings.auth.leeway_secs,
+                );
+                let encryption = crate::auth::key_encryption::KeyEncryption::configure(
+                    startup_settings.auth.key_encryption_key_file.as_deref(),
+                    &startup_settings.auth.previous_key_encryption_key_files,
+                )?;
+                let keys = HubKeyStore::load(
+                    &mut *db.get()?,
+                    &startup_settings.auth.signing_algorithm,
+                    keep,
+                    encryption,
+                )?;
+                let cursors = crate::cursor::CursorKey::load(&mut *db.get()?)?;
+                let alert_keys = crate::alerts::AlertKeys::load(
+                    &mut *db.get()?,
+                    startup_settings.alerts.watch_key_file.as_deref(),
+                )
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                Ok((db, keys, cursors, alert_keys))
+            })
+            .await
+            .context("startup task failed")??;
         let hub_keys = Arc::new(hub_keys);
 
         let partners = PartnerIssuers::from_settings(&settings.auth.trusted_issuers)
@@ -82,6 +88,9 @@ impl Application {
         let metrics = web::Data::new(Metrics::new());
         let database = web::Data::new(db.clone());
         let cursors = web::Data::new(cursors);
+        let alert_keys = web::Data::new(alert_keys);
+        let alert_settings = web::Data::new(settings.alerts.clone());
+        let receiver_tls = crate::alerts::delivery::receiver_tls(&settings.alerts)?;
         let forwarded = web::Data::new(
             crate::auth::forwarded::ForwardedCertificates::new(
                 &settings.api.trusted_proxies,
@@ -111,6 +120,8 @@ impl Application {
             cursors,
             limiter.clone(),
             forwarded,
+            alert_keys.clone(),
+            alert_settings.clone(),
         );
         let mut api_server = HttpServer::new(move || {
             let (json, form, payload, path, query) = api::extractor_configs(max_body);
@@ -121,6 +132,8 @@ impl Application {
                 .app_data(api_state.3.clone())
                 .app_data(api_state.4.clone())
                 .app_data(api_state.5.clone())
+                .app_data(api_state.6.clone())
+                .app_data(api_state.7.clone())
                 .app_data(json)
                 .app_data(form)
                 .app_data(payload)
@@ -167,7 +180,7 @@ impl Application {
         .listen(ops_listener)?
         .run();
 
-        let background = vec![
+        let mut background = vec![
             // Client CA bundle and CRLs: reloaded on change or SIGHUP.
             tokio::spawn(client_verifier.watch()),
             // Pick up keys rotated by other servers of the deployment.
@@ -187,6 +200,28 @@ impl Application {
                 }
             }),
         ];
+
+        if settings.alerts.enabled {
+            // Alerts: the change-feed consumer, and the webhook delivery
+            // worker (on the actix runtime: its HTTP client is not Send).
+            let wake = Arc::new(tokio::sync::Notify::new());
+            let keys = alert_keys.clone().into_inner();
+            background.push(actix_web::rt::spawn(crate::alerts::delivery::run_consumer(
+                db.clone(),
+                keys.clone(),
+                metrics.clone(),
+                wake.clone(),
+                Duration::from_millis(settings.alerts.poll_interval_ms),
+            )));
+            let deliverer = std::rc::Rc::new(crate::alerts::delivery::Deliverer::new(
+                db.clone(),
+                keys,
+                settings.alerts.clone(),
+                receiver_tls,
+                metrics.clone(),
+            ));
+            background.push(actix_web::rt::spawn(deliverer.run(wake)));
+        }
 
         tracing::info!(api = %api_addr, ops = %ops_addr, database = %settings.database_url()?.redacted(), "tracewire listening");
         Ok(Application {

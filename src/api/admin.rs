@@ -36,7 +36,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(add_member)
             .service(remove_member)
             .service(list_keys)
-            .service(rotate_key),
+            .service(rotate_key)
+            .service(super::webhooks::admin_webhook_health),
     );
 }
 

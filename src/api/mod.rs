@@ -2,6 +2,7 @@
 //! logging, metrics) and the conversion of every stray error into a problem
 //! document. Handlers live in one module per resource and stay thin.
 pub mod admin;
+pub mod alerts;
 pub mod changes;
 pub mod docs;
 pub mod oauth;
@@ -12,6 +13,8 @@ pub mod records;
 pub mod screening;
 pub mod sightings;
 pub mod taxii;
+pub mod watchlist;
+pub mod webhooks;
 pub mod whoami;
 
 use crate::error::{problem_for_status, ApiError, PROBLEM_CONTENT_TYPE};
@@ -89,7 +92,10 @@ pub fn configure_api(cfg: &mut web::ServiceConfig) {
             .configure(records::configure)
             .configure(screening::configure)
             .configure(sightings::configure)
-            .configure(changes::configure),
+            .configure(changes::configure)
+            .configure(watchlist::configure)
+            .configure(alerts::configure)
+            .configure(webhooks::configure),
     )
     .configure(taxii::configure)
     .service(oauth::jwks)
@@ -191,7 +197,25 @@ fn path_parameter(path: &str, index: usize) -> Option<&'static str> {
 
 /// The methods the documented routes serve at `path` (empty when none).
 pub fn allowed_methods(path: &str) -> Vec<&'static str> {
-    let mut allow: Vec<&'static str> = matching_routes(path).map(|(_, method)| *method).collect();
+    // The most specific documented resource wins: `/v1/alerts/acknowledge`
+    // is its own resource, not `/v1/alerts/{id}`.
+    let parameters = |segments: &[Segment]| {
+        segments
+            .iter()
+            .filter(|s| matches!(s, Segment::Parameter(_)))
+            .count()
+    };
+    let matching: Vec<_> = matching_routes(path).collect();
+    let fewest = matching
+        .iter()
+        .map(|(segments, _)| parameters(segments))
+        .min()
+        .unwrap_or(0);
+    let mut allow: Vec<&'static str> = matching
+        .iter()
+        .filter(|(segments, _)| parameters(segments) == fewest)
+        .map(|(_, method)| *method)
+        .collect();
     let order = ["GET", "POST", "PUT", "PATCH", "DELETE"];
     allow.sort_by_key(|m| order.iter().position(|o| o == m));
     allow.dedup();

@@ -67,6 +67,11 @@ pub async fn metrics(metrics: web::Data<Metrics>, db: web::Data<Database>) -> Ht
     let (connections, idle) = db.pool_state();
     metrics.db_connections.set(i64::from(connections));
     metrics.db_idle_connections.set(i64::from(idle));
+    let queue = db.run(crate::alerts::webhooks::queue_totals).await;
+    if let Ok((depth, oldest)) = queue {
+        metrics.webhook_queue_depth.set(depth);
+        metrics.webhook_oldest_undelivered_seconds.set(oldest);
+    }
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(metrics.render())

@@ -30,6 +30,9 @@ pub enum BenchCommand {
     Lookup(LookupArgs),
     /// Bulk screening of 10,000 addresses per request.
     Screen(ScreenArgs),
+    /// A large watchlist while another organization ingests: alerts and
+    /// their delivery delay to a local HTTPS receiver (on a demo deployment).
+    Alerts(super::bench_alerts::AlertsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -377,6 +380,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Ingest(args) => ingest(args).await,
         BenchCommand::Lookup(args) => lookup(args).await,
         BenchCommand::Screen(args) => screen(args).await,
+        BenchCommand::Alerts(args) => super::bench_alerts::alerts(args).await,
     }
 }
 

@@ -157,7 +157,9 @@ pub fn prepare(args: &DemoArgs) -> anyhow::Result<Settings> {
         "# Written by `tracewire demo`. Start the same server again with:\n\
          #   tracewire --config {config}\n\
          data_dir = {data:?}\n\n[api]\nlisten = {listen:?}\n\n[ops]\nlisten = {ops:?}\n\n\
-         [tls]\ncert = {cert:?}\nkey = {key:?}\nclient_ca = {ca:?}\ncrls = [{crl:?}]\nsubject_mapping_ca = {ca:?}\n",
+         [tls]\ncert = {cert:?}\nkey = {key:?}\nclient_ca = {ca:?}\ncrls = [{crl:?}]\nsubject_mapping_ca = {ca:?}\n\n\
+         # The demo's webhook receiver runs on loopback, with a certificate from the demo CA.\n\
+         [alerts]\nallow_private_endpoints = true\nreceiver_ca_file = {ca:?}\n",
         config = config_path.display(),
         data = dir.display().to_string(),
         listen = args.listen,
@@ -396,12 +398,17 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     if setup_only {
         return Ok(());
     }
+    let dir = settings.data_dir.clone();
     let app = crate::startup::Application::build(settings).await?;
+    let (api_addr, ops_addr) = (app.api_addr(), app.ops_addr());
+    let server = actix_web::rt::spawn(app.run_until_stopped());
+    match super::demo_alerts::walk_through(&dir).await {
+        Ok(lines) => lines.iter().for_each(|line| println!("{line}")),
+        Err(error) => eprintln!("the alert walk-through failed: {error:#}"),
+    }
     println!(
-        "\nserving on https://{} (API) and http://{} (operations); Ctrl-C stops",
-        app.api_addr(),
-        app.ops_addr()
+        "\nserving on https://{api_addr} (API) and http://{ops_addr} (operations); Ctrl-C stops"
     );
-    app.run_until_stopped().await?;
+    server.await??;
     Ok(())
 }

@@ -2,13 +2,16 @@
 //! `pki …`, `openapi`. Each subcommand's logic lives in its own module.
 pub mod admin;
 pub mod bench;
+pub mod bench_alerts;
 pub mod demo;
+pub mod demo_alerts;
 pub mod demo_records;
 pub mod import;
 pub mod partner;
 pub mod pki;
 pub mod progress;
 pub mod screen;
+pub mod watchlist;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -60,6 +63,11 @@ pub enum Command {
     /// the admin history that concerns it, its communities' members, and
     /// confirming credentials the hub added (over the API, as a partner).
     Partner(Box<partner::PartnerArgs>),
+    /// Your organization's watchlist: upload a CSV or list of addresses
+    /// (atomic batches of up to 10,000, with a progress bar and a summary;
+    /// exit status 2 when lines were rejected), or count its entries.
+    #[command(subcommand)]
+    Watchlist(watchlist::WatchlistCommand),
     /// Measure a running server over mutual TLS + JWT: ingest, single
     /// lookups beside GET /v1/whoami, bulk screening (see BENCHMARKS.md).
     #[command(subcommand)]

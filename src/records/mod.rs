@@ -541,7 +541,7 @@ fn sharing_of(row: &RecordRow, audience: &[AudienceRow]) -> Option<Sharing> {
     Sharing::new(tlp, wanted).ok()
 }
 
-fn parse_content(id: &str, body: &str) -> Result<RecordContent, StorageError> {
+pub(crate) fn parse_content(id: &str, body: &str) -> Result<RecordContent, StorageError> {
     serde_json::from_str(body).map_err(|e| StorageError::Corrupt(format!("record {id}: {e}")))
 }
 

@@ -145,7 +145,7 @@ pub fn screen(
     Ok(results)
 }
 
-fn screen_for(
+pub(crate) fn screen_for(
     conn: &mut DbConnection,
     reader: &Reader,
     items: &[ScreenItem],

@@ -119,3 +119,11 @@ pub fn from_seq(
     }
     Ok(query.load(conn)?)
 }
+
+/// The last sequence number handed out.
+pub fn head(conn: &mut DbConnection) -> StorageResult<i64> {
+    Ok(feed_head::table
+        .find(1)
+        .select(feed_head::seq)
+        .first(conn)?)
+}

@@ -23,6 +23,7 @@ macro_rules! on_backend {
     };
 }
 
+pub mod alerts;
 pub mod api_clients;
 pub mod audit;
 pub mod certificates;
@@ -37,6 +38,8 @@ pub mod secrets;
 pub mod signing_keys;
 pub mod stix_imports;
 pub mod taxii;
+pub mod watchlists;
+pub mod webhooks;
 
 /// One connection to either backend. Portable queries are written once
 /// against this type; the few backend-specific statements match on it.

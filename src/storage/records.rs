@@ -495,6 +495,23 @@ pub fn visible_in_buckets(
     Ok(rows)
 }
 
+/// What the alert consumer needs to match a record: its kind and link key.
+pub fn match_info(
+    conn: &mut DbConnection,
+    ids: &[String],
+) -> StorageResult<Vec<(String, String, Option<String>)>> {
+    let mut rows = Vec::new();
+    for chunk in ids.chunks(INSERT_CHUNK) {
+        rows.extend(
+            records::table
+                .filter(records::id.eq_any(chunk))
+                .select((records::id, records::kind, records::link_key))
+                .load::<(String, String, Option<String>)>(conn)?,
+        );
+    }
+    Ok(rows)
+}
+
 /// Gives every record written before private screening existed (a link key
 /// but no bucket) its bucket. Runs after the migrations at every start; the
 /// partial index `records_screen_bucket_missing` makes it free once done.
@@ -533,4 +550,18 @@ pub fn fill_screen_buckets(conn: &mut DbConnection) -> StorageResult<usize> {
         })?;
         filled += missing.len();
     }
+}
+
+/// The links made by each of `ids` (relationships and sightings of a record).
+pub fn links_of(conn: &mut DbConnection, ids: &[String]) -> StorageResult<Vec<LinkRow>> {
+    let mut rows = Vec::new();
+    for chunk in ids.chunks(INSERT_CHUNK) {
+        rows.extend(
+            record_links::table
+                .filter(record_links::relationship_id.eq_any(chunk))
+                .select(LinkRow::as_select())
+                .load(conn)?,
+        );
+    }
+    Ok(rows)
 }

@@ -189,6 +189,86 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    watch_entries (organization_id, entry_hash) {
+        organization_id -> Text,
+        entry_hash -> Text,
+        sealed -> Text,
+        after_seq -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    watch_keys (key_hash, organization_id, entry_hash) {
+        key_hash -> Text,
+        organization_id -> Text,
+        entry_hash -> Text,
+        after_seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    alert_consumer (id) {
+        id -> Integer,
+        position -> BigInt,
+    }
+}
+
+diesel::table! {
+    alerts (id) {
+        id -> Text,
+        organization_id -> Text,
+        change_seq -> BigInt,
+        record_hash -> Text,
+        kind -> Text,
+        sealed -> Text,
+        created_at -> Timestamp,
+        acknowledged_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Text,
+        organization_id -> Text,
+        url -> Text,
+        description -> Text,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_valid_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        disabled_at -> Nullable<Timestamp>,
+        disabled_reason -> Nullable<Text>,
+        failing_since -> Nullable<Timestamp>,
+        lease_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    webhook_outbox (endpoint_id, alert_id) {
+        endpoint_id -> Text,
+        alert_id -> Text,
+        change_seq -> BigInt,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        endpoint_id -> Text,
+        alert_id -> Text,
+        attempt -> Integer,
+        at -> Timestamp,
+        status_code -> Nullable<Integer>,
+        error -> Nullable<Text>,
+        latency_ms -> BigInt,
+    }
+}
+
 diesel::joinable!(record_audience -> records (record_id));
 diesel::joinable!(record_revisions -> records (record_id));
 diesel::joinable!(org_certificates -> organizations (organization_id));
@@ -215,4 +295,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     taxii_statuses,
     server_secrets,
     stix_imports,
+    watch_entries,
+    watch_keys,
+    alert_consumer,
+    alerts,
+    webhook_endpoints,
+    webhook_outbox,
+    webhook_deliveries,
 );

@@ -198,6 +198,14 @@ fn demo_curl_lines_work_as_printed() {
         }
         printed.push(line);
     }
+    // The alert walk-through: Northwind's receiver got Acme's record, signed.
+    assert!(
+        printed
+            .iter()
+            .any(|l| l.contains("signature verified; record alert for eth")
+                && l.contains("customer 4711")),
+        "{printed:#?}"
+    );
     let demo: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(demo_dir.join("demo.json")).unwrap())
             .unwrap();

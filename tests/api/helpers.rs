@@ -357,6 +357,24 @@ impl TestApp {
         Reply::from(read_json(request.send_json(&body).await).await.unwrap())
     }
 
+    /// Stops the server and starts a new one on the same database and
+    /// settings (new ports): what a restart of tracewire looks like.
+    pub async fn restart(self) -> TestApp {
+        self.stop().await;
+        let app = tracewire::startup::Application::build(self.settings.clone())
+            .await
+            .expect("server restarts");
+        let (api_port, ops_port) = (app.api_addr().port(), app.ops_addr().port());
+        let handles = app.handles();
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            api_port,
+            ops_port,
+            handles,
+            ..self
+        }
+    }
+
     pub async fn stop(&self) {
         self.handles.0.stop(true).await;
         self.handles.1.stop(true).await;
