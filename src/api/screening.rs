@@ -120,7 +120,7 @@ async fn screen_many(
 #[utoipa::path(post, path = "/v1/screen/private", tag = "screening", operation_id = "screen_privately",
     request_body = PrivateScreenRequest,
     responses((status = 200, body = PrivateScreenResponse),
-        (status = 422, description = "Wrong version, no prefixes or more than 16,384, or a prefix that is not 5 hex characters", body = Problem, content_type = "application/problem+json")),
+        (status = 422, description = "Wrong version, no prefixes or more than 10,000, or a prefix that is not 5 hex characters", body = Problem, content_type = "application/problem+json")),
     security(("mutual_tls" = [], "bearer" = ["indicators:read"])))]
 #[post("/screen/private")]
 async fn screen_privately(

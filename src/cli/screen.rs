@@ -4,7 +4,7 @@
 //! Private by default: each address is canonicalized here, by the same code
 //! the server uses ([`lookup_forms`] and its link keys), each link key is
 //! hashed ([`private_screening::key_hash`]), and only the 20-bit bucket
-//! prefixes of those hashes are sent, padded with decoys to a power of two.
+//! prefixes of those hashes are sent, padded with decoys ([`padded_size`]).
 //! The server answers every entry of those buckets the organization may
 //! read; the matching against the full hashes happens here. `--plain`
 //! sends the addresses to `POST /v1/screen` instead.
@@ -658,8 +658,9 @@ mod tests {
         assert_eq!(padded(&more, &seed).0.len(), 128);
         assert_eq!(padded_size(1_000), 1_024);
         assert_eq!(padded_size(1_025), 2_048);
-        assert_eq!(padded_size(10_000), 10_240);
-        assert_eq!(padded_size(16_000), 16_384);
+        assert_eq!(padded_size(9_000), 9_216);
+        assert_eq!(padded_size(9_500), 10_000);
+        assert_eq!(padded_size(10_000), 10_000);
         let full: BTreeSet<u32> = (0..MAX_PRIVATE_PREFIXES as u32).collect();
         assert_eq!(
             padded(&full, &seed),

@@ -25,9 +25,9 @@ use serde_json::json;
 use std::collections::BTreeSet;
 use utoipa::ToSchema;
 
-/// The most prefixes one request may carry (2^14: a padded request of
-/// 10,000 addresses fits).
-pub const MAX_PRIVATE_PREFIXES: usize = 16_384;
+/// The most prefixes one request may carry: 10,000, like every bulk request
+/// (so one request fits the per-organization bulk-item bucket).
+pub const MAX_PRIVATE_PREFIXES: usize = 10_000;
 
 /// Bucket prefixes to screen.
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -36,10 +36,10 @@ pub struct PrivateScreenRequest {
     /// The protocol version: 1.
     #[schema(minimum = 1, maximum = 1)]
     pub version: u32,
-    /// 1 to 16,384 prefixes: the first 20 bits of
+    /// 1 to 10,000 prefixes: the first 20 bits of
     /// SHA-256("tracewire-private-screening-v1:" + link key), as 5 hex
     /// characters. Duplicates are answered once.
-    #[schema(min_items = 1, max_items = 16_384, pattern = "^[0-9a-fA-F]{5}$")]
+    #[schema(min_items = 1, max_items = 10_000, pattern = "^[0-9a-fA-F]{5}$")]
     pub prefixes: Vec<String>,
 }
 
