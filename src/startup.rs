@@ -112,7 +112,7 @@ impl Application {
             limiter.clone(),
             forwarded,
         );
-        let mut api_server = HttpServer::new(move || {
+        let api_app = move || {
             let (json, form, payload, path, query) = api::extractor_configs(max_body);
             App::new()
                 .app_data(api_state.0.clone())
@@ -134,21 +134,14 @@ impl Application {
                 .wrap(api::problem_responses())
                 .wrap(from_fn(api::observe))
                 .configure(api::configure_api)
-        })
-        .on_connect(tls::on_connect)
-        // Signals are handled in `run_until_stopped`: actix's own handler
-        // stops the whole actix System 300 ms after SIGTERM (as soon as the
-        // idle ops listener has stopped), which killed the API workers with
-        // requests still in flight.
-        .disable_signals()
-        .shutdown_timeout(settings.api.shutdown_timeout_secs)
-        .client_request_timeout(Duration::from_secs(30));
-        if settings.api.workers > 0 {
-            api_server = api_server.workers(settings.api.workers);
-        }
-        let api = api_server
-            .listen_rustls_0_23(api_listener, tls_config)?
-            .run();
+        };
+        let api = api_listener_server(
+            api_listener,
+            tls_config,
+            api_app,
+            settings.api.workers,
+            settings.api.shutdown_timeout_secs,
+        )?;
 
         let draining = web::Data::new(api::ops::Draining::default());
         let ops_state = (metrics.clone(), database.clone(), draining.clone());
@@ -273,4 +266,117 @@ async fn next_signal(
         _ = term.recv() => "SIGTERM",
         _ = int.recv() => "SIGINT",
     }
+}
+
+/// The API listener: TLS (rustls, ALPN h2 and http/1.1), then
+/// [`api::wire::ProblemIo`] so that refusals of actix-http's HTTP/1.1
+/// parser are problem documents too, then actix-http serving `app`. The
+/// same settings as `actix_web::HttpServer` would apply (its defaults, a
+/// 30 s client request timeout), with signals left to
+/// [`Application::run_until_stopped`]: actix's own handler stops the
+/// whole actix System 300 ms after SIGTERM (as soon as the idle ops
+/// listener has stopped), which killed the API workers with requests
+/// still in flight.
+fn api_listener_server<F, I, S, B>(
+    listener: TcpListener,
+    mut tls_config: rustls::ServerConfig,
+    app: F,
+    workers: usize,
+    shutdown_timeout_secs: u64,
+) -> anyhow::Result<Server>
+where
+    F: Fn() -> I + Send + Clone + 'static,
+    I: actix_service::IntoServiceFactory<S, actix_http::Request>,
+    S: actix_service::ServiceFactory<
+            actix_http::Request,
+            Config = actix_web::dev::AppConfig,
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+        > + 'static,
+    S::InitError: std::fmt::Debug,
+    S::Future: 'static,
+    S::Service: 'static,
+    <S::Service as actix_service::Service<actix_http::Request>>::Future: 'static,
+    B: actix_web::body::MessageBody + 'static,
+{
+    use actix_service::{Service as _, ServiceFactoryExt as _};
+    use actix_tls::accept::rustls_0_23::{Acceptor, TlsStream};
+    type Io = api::wire::ProblemIo<TlsStream<actix_web::rt::net::TcpStream>>;
+
+    tls_config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let tls_config = Arc::new(tls_config);
+    let mut builder = actix_server::Server::build();
+    let graceful = builder.graceful_shutdown_signal();
+    builder = builder
+        .disable_signals()
+        .shutdown_timeout(shutdown_timeout_secs);
+    if workers > 0 {
+        builder = builder.workers(workers);
+    }
+    let server = builder
+        .listen("tracewire-api", listener, move || {
+            let graceful = graceful.clone();
+            let app = app.clone();
+            // (`AppConfig` carries the scheme and host for URL generation,
+            // which tracewire does not use: TAXII discovery names `https`
+            // and the request's host itself.)
+            let app = actix_service::map_config(
+                actix_service::IntoServiceFactory::into_factory(app()),
+                |_| actix_web::dev::AppConfig::default(),
+            )
+            .map_err(|err: actix_web::Error| err.error_response());
+            // Every request handed to the application is noted in its
+            // connection's ledger (see `api::wire`). Answers to HEAD
+            // carry no body and no length: actix-http decides whether to
+            // write a body by the last request it parsed, which is not
+            // the one answered when requests are pipelined.
+            let app = actix_service::apply_fn_factory(app, |req: actix_http::Request, service| {
+                let head = req.method() == actix_web::http::Method::HEAD;
+                api::wire::note_request(&req);
+                let response = service.call(req);
+                async move {
+                    let response: actix_web::dev::ServiceResponse<B> = response.await?;
+                    Ok::<_, actix_web::HttpResponse>(if head {
+                        response.map_body(|_, _| {
+                            actix_web::body::EitherBody::right(actix_web::body::None::new())
+                        })
+                    } else {
+                        response.map_into_left_body()
+                    })
+                }
+            });
+            let http = actix_http::HttpService::<Io, _, _>::build()
+                .graceful_shutdown_signal(move || {
+                    let signal = graceful.clone();
+                    async move { signal.notified().await }
+                })
+                .client_request_timeout(Duration::from_secs(30))
+                .on_connect_ext(|io: &Io, data: &mut actix_web::dev::Extensions| {
+                    tls::on_connect(io.get_ref() as &dyn std::any::Any, data);
+                    if let Some(ledger) = io.ledger() {
+                        data.insert(ledger);
+                    }
+                })
+                .finish(app);
+            Acceptor::new((*tls_config).clone())
+                .map_init_err(|_| ())
+                .map_err(|_| ())
+                .and_then(
+                    |stream: TlsStream<actix_web::rt::net::TcpStream>| async move {
+                        let (tcp, session) = stream.get_ref();
+                        let http2 = session.alpn_protocol() == Some(b"h2");
+                        let peer = tcp.peer_addr().ok();
+                        let protocol = if http2 {
+                            actix_http::Protocol::Http2
+                        } else {
+                            actix_http::Protocol::Http1
+                        };
+                        Ok::<_, ()>((api::wire::ProblemIo::new(stream, !http2), protocol, peer))
+                    },
+                )
+                .and_then(http.map_err(|_| ()).map_init_err(|_| ()))
+        })
+        .context("cannot serve the API listener")?
+        .run();
+    Ok(server)
 }

@@ -13,6 +13,7 @@ pub mod screening;
 pub mod sightings;
 pub mod taxii;
 pub mod whoami;
+pub mod wire;
 
 use crate::error::{problem_for_status, ApiError, PROBLEM_CONTENT_TYPE};
 use crate::metrics::Metrics;

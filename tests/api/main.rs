@@ -14,6 +14,7 @@ mod changes;
 mod cli;
 mod disclosure;
 mod errors;
+mod http_parser;
 mod ingest;
 mod input_limits;
 mod key_encryption;
