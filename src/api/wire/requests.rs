@@ -305,7 +305,7 @@ fn follow_chunks(mut chunk: Chunk, bytes: &[u8]) -> (usize, Option<Option<Chunk>
                 let digit = (b as char).to_digit(16).unwrap_or(0) as u64;
                 Chunk::Size(value * 16 + digit, true, false)
             }
-            (Chunk::Size(value, true, _), b'\n') if value == 0 => Chunk::Trailer(true),
+            (Chunk::Size(0, true, _), b'\n') => Chunk::Trailer(true),
             (Chunk::Size(value, true, _), b'\n') => Chunk::Data(value),
             (Chunk::Size(value, true, _), b';' | b' ' | b'\t' | b'\r') => {
                 Chunk::Size(value, true, true)
