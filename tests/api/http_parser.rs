@@ -289,6 +289,40 @@ impl Answer {
     }
 }
 
+/// The operations listener (plain HTTP) answers its parser's refusals the
+/// same way. It touches no storage here (`/healthz` is answered without
+/// the database), so one backend is enough.
+#[actix_web::test]
+async fn operations_listener_refusals_are_problems() {
+    let app = TestApp::spawn(TestBackend::Sqlite).await;
+    let port = app.ops_port;
+    let send = |request: Vec<u8>| async move {
+        let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let _ = tcp.write_all(&request).await;
+        let mut answer = Vec::new();
+        let read =
+            tokio::time::timeout(Duration::from_secs(20), tcp.read_to_end(&mut answer)).await;
+        assert!(read.is_ok(), "the server did not close the connection");
+        answers(&answer, &[])
+    };
+    let nul = send(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Note: \0\r\n\r\n".to_vec()).await;
+    assert_eq!(nul.len(), 1, "{nul:?}");
+    nul[0].assert_problem(400, "bad-request");
+    let long = format!(
+        "GET /healthz?{} HTTP/1.1\r\nHost: x\r\n\r\n",
+        "a".repeat(100_000)
+    );
+    let long = send(long.into_bytes()).await;
+    assert_eq!(long.len(), 1, "{long:?}");
+    long[0].assert_problem(414, "uri-too-long");
+    let fine =
+        send(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec()).await;
+    assert_eq!(fine.len(), 1, "{fine:?}");
+    assert_eq!(fine[0].status, 200, "{fine:?}");
+}
+
 crate::on_both_backends!(
     parser_refusals_are_problems,
     refusals_follow_answers_on_one_connection

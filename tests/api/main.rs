@@ -29,6 +29,7 @@ mod screening;
 mod shutdown;
 mod sightings;
 mod storage;
+mod tablespace_full;
 mod taxii;
 mod taxii_clients;
 mod tls;
