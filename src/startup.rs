@@ -388,8 +388,10 @@ impl<B, S> AppFactory<B> for S where
 }
 
 /// actix-http serving `app` on connections of type `ProblemIo<T>`, with
-/// the settings `actix_web::HttpServer` would apply (its defaults, a 30 s
-/// client request timeout, draining on graceful shutdown). Every request
+/// the settings `actix_web::HttpServer` would apply (its defaults: 5 s
+/// keep-alive, 1 s client disconnect timeout, half-closed connections
+/// allowed, keep-alive connections closed on graceful shutdown), and a
+/// 30 s client request timeout. Every request
 /// handed to the application is noted in its connection's ledger (see
 /// [`api::wire`]). Answers to HEAD carry no body and no length: actix-http
 /// decides whether to write a body by the last request it parsed, which
@@ -450,6 +452,8 @@ where
             async move { signal.notified().await }
         })
         .client_request_timeout(Duration::from_secs(30))
+        // (`HttpServer`'s default; actix-http's own is none.)
+        .client_disconnect_timeout(Duration::from_secs(1))
         .on_connect_ext(
             move |io: &api::wire::ProblemIo<T>, data: &mut actix_web::dev::Extensions| {
                 on_connect(io, data);
