@@ -329,3 +329,88 @@ fn refusal(head: &responses::Head, diagnosis: Option<&Diagnosis>) -> Vec<u8> {
     out.extend_from_slice(&body);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Writes `output` through a `ProblemIo` (after noting `noted` requests
+    /// in its ledger, `true` for HEAD) and answers what reaches the peer.
+    async fn through(noted: &[bool], read: &[u8], output: &[&[u8]]) -> String {
+        let (ours, mut peer) = tokio::io::duplex(1 << 20);
+        let mut io = ProblemIo::new(ours, true);
+        io.requests.feed(read);
+        for &head in noted {
+            io.ledger().unwrap().push(head);
+        }
+        for part in output {
+            io.write_all(part).await.unwrap();
+        }
+        io.shutdown().await.unwrap();
+        drop(io);
+        let mut seen = Vec::new();
+        peer.read_to_end(&mut seen).await.unwrap();
+        String::from_utf8(seen).unwrap()
+    }
+
+    const DATE: &str = "date: Tue, 01 Dec 2026 12:00:00 GMT\r\n";
+
+    #[actix_web::test]
+    async fn a_bare_timeout_becomes_a_problem() {
+        let bare = format!(
+            "HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n{DATE}\r\n"
+        );
+        let seen = through(&[], b"GET / HTTP/1.1\r\nHo", &[bare.as_bytes()]).await;
+        let (head, body) = seen.split_once("\r\n\r\n").unwrap();
+        assert!(
+            head.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
+            "{seen}"
+        );
+        assert!(head.contains("\r\ncontent-type: application/problem+json\r\n"));
+        assert!(head.contains("\r\nconnection: close\r\n"));
+        assert!(head.contains(DATE.trim_end()));
+        let problem: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(problem["type"], "urn:tracewire:problem:request-timeout");
+        assert_eq!(problem["status"], 408);
+    }
+
+    #[actix_web::test]
+    async fn answers_to_noted_requests_pass_unchanged() {
+        // Even a bare-looking 400: it answers a request the application had.
+        let answers = [
+            format!("HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: application/json\r\n{DATE}\r\n{{}}"),
+            format!("HTTP/1.1 405 Method Not Allowed\r\ncontent-type: application/problem+json\r\n{DATE}\r\n"),
+            format!("HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n{DATE}\r\n"),
+        ];
+        let output: String = answers.concat();
+        // Written in awkward pieces, as a slow inner stream would take them.
+        let pieces: Vec<&[u8]> = output.as_bytes().chunks(7).collect();
+        let seen = through(&[false, true, false], b"", &pieces).await;
+        assert_eq!(seen, output);
+    }
+
+    #[actix_web::test]
+    async fn a_bare_refusal_after_answers_is_rewritten_alone() {
+        let answer = format!("HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: application/json\r\n{DATE}\r\n{{}}");
+        let bare = format!("HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n{DATE}\r\n");
+        let read = format!(
+            "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /{} HTTP/1.1\r\nHost: x\r\n\r\n",
+            "a".repeat(MAX_TARGET_BYTES)
+        );
+        let seen = through(
+            &[false],
+            read.as_bytes(),
+            &[format!("{answer}{bare}").as_bytes()],
+        )
+        .await;
+        let rest = seen
+            .strip_prefix(&answer)
+            .expect("the answer first, unchanged");
+        assert!(rest.starts_with("HTTP/1.1 414 URI Too Long\r\n"), "{rest}");
+        assert!(
+            rest.contains("\"type\":\"urn:tracewire:problem:uri-too-long\""),
+            "{rest}"
+        );
+    }
+}
