@@ -315,7 +315,7 @@ fn refusal(head: &responses::Head, diagnosis: Option<&Diagnosis>) -> Vec<u8> {
         "request refused by the HTTP/1.1 parser; the connection is closed"
     );
     let mut out = format!(
-        "{} {} {}\r\ncontent-type: {PROBLEM_CONTENT_TYPE}\r\ncontent-length: {}\r\nconnection: close\r\nx-request-id: {request_id}\r\n",
+        "{} {} {}\r\ncontent-type: {PROBLEM_CONTENT_TYPE}\r\ncontent-length: {}\r\nconnection: close\r\ncache-control: no-store\r\nx-request-id: {request_id}\r\n",
         head.version,
         status.as_u16(),
         status.canonical_reason().unwrap_or("Error"),
