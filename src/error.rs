@@ -73,6 +73,9 @@ pub enum ApiError {
     HeadersTooLarge { limit: usize },
     #[error("malformed request: {0}")]
     BadRequest(String),
+    /// The request head did not arrive within the client request timeout.
+    #[error("request timeout")]
+    RequestTimeout,
     #[error("invalid JSON body: {0}")]
     InvalidJson(String),
     #[error("request body larger than {limit} bytes")]
@@ -154,6 +157,7 @@ impl ApiError {
             ApiError::UriTooLong { .. } => "uri-too-long",
             ApiError::HeadersTooLarge { .. } => "header-fields-too-large",
             ApiError::BadRequest(_) => "bad-request",
+            ApiError::RequestTimeout => "request-timeout",
             ApiError::InvalidJson(_) => "invalid-json",
             ApiError::PayloadTooLarge { .. } => "payload-too-large",
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
@@ -185,6 +189,7 @@ impl ApiError {
             ApiError::UriTooLong { .. } => "Request target too long",
             ApiError::HeadersTooLarge { .. } => "Request header fields too large",
             ApiError::BadRequest(_) => "Malformed request",
+            ApiError::RequestTimeout => "Request timeout",
             ApiError::InvalidJson(_) => "Invalid JSON body",
             ApiError::PayloadTooLarge { .. } => "Request body too large",
             ApiError::UnsupportedMediaType(_) => "Unsupported media type",
@@ -218,6 +223,9 @@ impl ApiError {
             ApiError::HeadersTooLarge { limit } => Some(format!(
                 "the header fields may be at most {limit} bytes in all"
             )),
+            ApiError::RequestTimeout => {
+                Some("the request head did not arrive in time; the connection is closed".into())
+            }
             ApiError::NotSource => Some(
                 "only the source organization can change this record; share your own record instead".into(),
             ),
@@ -273,6 +281,7 @@ impl ResponseError for ApiError {
             ApiError::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
             ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::BadRequest(_) | ApiError::InvalidJson(_) => StatusCode::BAD_REQUEST,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
@@ -407,6 +416,7 @@ pub fn problem_for_status(status: StatusCode) -> Problem {
             ApiError::UnsupportedMediaType("the Content-Type is not accepted here".into())
         }
         StatusCode::BAD_REQUEST => ApiError::BadRequest("the request could not be read".into()),
+        StatusCode::REQUEST_TIMEOUT => ApiError::RequestTimeout,
         StatusCode::INTERNAL_SERVER_ERROR => ApiError::Internal(String::new()),
         other => {
             return generic(

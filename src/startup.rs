@@ -10,7 +10,7 @@ use crate::metrics::Metrics;
 use crate::storage::Database;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{from_fn, Compress};
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, App};
 use anyhow::Context;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -123,7 +123,7 @@ impl Application {
             alert_keys.clone(),
             alert_settings.clone(),
         );
-        let mut api_server = HttpServer::new(move || {
+        let api_app = move || {
             let (json, form, payload, path, query) = api::extractor_configs(max_body);
             App::new()
                 .app_data(api_state.0.clone())
@@ -147,25 +147,18 @@ impl Application {
                 .wrap(api::problem_responses())
                 .wrap(from_fn(api::observe))
                 .configure(api::configure_api)
-        })
-        .on_connect(tls::on_connect)
-        // Signals are handled in `run_until_stopped`: actix's own handler
-        // stops the whole actix System 300 ms after SIGTERM (as soon as the
-        // idle ops listener has stopped), which killed the API workers with
-        // requests still in flight.
-        .disable_signals()
-        .shutdown_timeout(settings.api.shutdown_timeout_secs)
-        .client_request_timeout(Duration::from_secs(30));
-        if settings.api.workers > 0 {
-            api_server = api_server.workers(settings.api.workers);
-        }
-        let api = api_server
-            .listen_rustls_0_23(api_listener, tls_config)?
-            .run();
+        };
+        let api = api_listener_server(
+            api_listener,
+            tls_config,
+            api_app,
+            settings.api.workers,
+            settings.api.shutdown_timeout_secs,
+        )?;
 
         let draining = web::Data::new(api::ops::Draining::default());
         let ops_state = (metrics.clone(), database.clone(), draining.clone());
-        let ops = HttpServer::new(move || {
+        let ops_app = move || {
             App::new()
                 .app_data(ops_state.0.clone())
                 .app_data(ops_state.1.clone())
@@ -173,12 +166,8 @@ impl Application {
                 .wrap(api::problem_responses())
                 .wrap(from_fn(api::observe))
                 .configure(api::configure_ops)
-        })
-        .workers(1)
-        .disable_signals()
-        .shutdown_timeout(5)
-        .listen(ops_listener)?
-        .run();
+        };
+        let ops = ops_listener_server(ops_listener, ops_app)?;
 
         let mut background = vec![
             // Client CA bundle and CRLs: reloaded on change or SIGHUP.
@@ -308,4 +297,206 @@ async fn next_signal(
         _ = term.recv() => "SIGTERM",
         _ = int.recv() => "SIGINT",
     }
+}
+
+/// The API listener: TLS (rustls, ALPN h2 and http/1.1), then
+/// [`api::wire::ProblemIo`] so that refusals of actix-http's HTTP/1.1
+/// parser are problem documents too, then actix-http serving `app` (see
+/// [`http_service`]). Signals are left to [`Application::run_until_stopped`]:
+/// actix's own handler stops the whole actix System 300 ms after SIGTERM
+/// (as soon as the idle ops listener has stopped), which killed the API
+/// workers with requests still in flight.
+fn api_listener_server<F, I, S, B>(
+    listener: TcpListener,
+    mut tls_config: rustls::ServerConfig,
+    app: F,
+    workers: usize,
+    shutdown_timeout_secs: u64,
+) -> anyhow::Result<Server>
+where
+    F: Fn() -> I + Send + Clone + 'static,
+    I: actix_service::IntoServiceFactory<S, actix_http::Request>,
+    S: AppFactory<B>,
+    S::InitError: std::fmt::Debug,
+    S::Future: 'static,
+    S::Service: 'static,
+    <S::Service as actix_service::Service<actix_http::Request>>::Future: 'static,
+    B: actix_web::body::MessageBody + 'static,
+{
+    use actix_service::ServiceFactoryExt as _;
+    use actix_tls::accept::rustls_0_23::{Acceptor, TlsStream};
+
+    tls_config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let tls_config = Arc::new(tls_config);
+    let mut builder = actix_server::Server::build();
+    let graceful = builder.graceful_shutdown_signal();
+    builder = builder
+        .disable_signals()
+        .shutdown_timeout(shutdown_timeout_secs);
+    if workers > 0 {
+        builder = builder.workers(workers);
+    }
+    let server = builder
+        .listen("tracewire-api", listener, move || {
+            let http = http_service(app.clone(), graceful.clone(), |io, data| {
+                tls::on_connect(io.get_ref() as &dyn std::any::Any, data)
+            });
+            Acceptor::new((*tls_config).clone())
+                .map_init_err(|_| ())
+                .map_err(|_| ())
+                .and_then(
+                    |stream: TlsStream<actix_web::rt::net::TcpStream>| async move {
+                        let (tcp, session) = stream.get_ref();
+                        let http2 = session.alpn_protocol() == Some(b"h2");
+                        let peer = tcp.peer_addr().ok();
+                        let protocol = if http2 {
+                            actix_http::Protocol::Http2
+                        } else {
+                            actix_http::Protocol::Http1
+                        };
+                        Ok::<_, ()>((api::wire::ProblemIo::new(stream, !http2), protocol, peer))
+                    },
+                )
+                .and_then(http.map_err(|_| ()))
+        })
+        .context("cannot serve the API listener")?
+        .run();
+    Ok(server)
+}
+
+/// The operations listener: plain HTTP/1.1 through [`api::wire::ProblemIo`]
+/// (see [`http_service`]), one worker.
+fn ops_listener_server<F, I, S, B>(listener: TcpListener, app: F) -> anyhow::Result<Server>
+where
+    F: Fn() -> I + Send + Clone + 'static,
+    I: actix_service::IntoServiceFactory<S, actix_http::Request>,
+    S: AppFactory<B>,
+    S::InitError: std::fmt::Debug,
+    S::Future: 'static,
+    S::Service: 'static,
+    <S::Service as actix_service::Service<actix_http::Request>>::Future: 'static,
+    B: actix_web::body::MessageBody + 'static,
+{
+    use actix_service::ServiceFactoryExt as _;
+    let builder = actix_server::Server::build();
+    let graceful = builder.graceful_shutdown_signal();
+    let server = builder
+        .workers(1)
+        .disable_signals()
+        .shutdown_timeout(5)
+        .listen("tracewire-ops", listener, move || {
+            let http = http_service(app.clone(), graceful.clone(), |_, _| {});
+            actix_service::fn_service(|tcp: actix_web::rt::net::TcpStream| async move {
+                let peer = tcp.peer_addr().ok();
+                Ok::<_, ()>((
+                    api::wire::ProblemIo::new(tcp, true),
+                    actix_http::Protocol::Http1,
+                    peer,
+                ))
+            })
+            .and_then(http.map_err(|_| ()))
+        })
+        .context("cannot serve the operations listener")?
+        .run();
+    Ok(server)
+}
+
+/// An actix-web application's service factory, as `App` makes it.
+trait AppFactory<B>:
+    actix_service::ServiceFactory<
+        actix_http::Request,
+        Config = actix_web::dev::AppConfig,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    > + 'static
+{
+}
+
+impl<B, S> AppFactory<B> for S where
+    S: actix_service::ServiceFactory<
+            actix_http::Request,
+            Config = actix_web::dev::AppConfig,
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+        > + 'static
+{
+}
+
+/// actix-http serving `app` on connections of type `ProblemIo<T>`, with
+/// the settings `actix_web::HttpServer` would apply (its defaults: 5 s
+/// keep-alive, 1 s client disconnect timeout, half-closed connections
+/// allowed, keep-alive connections closed on graceful shutdown), and a
+/// 30 s client request timeout. Every request
+/// handed to the application is noted in its connection's ledger (see
+/// [`api::wire`]). Answers to HEAD carry no body and no length: actix-http
+/// decides whether to write a body by the last request it parsed, which
+/// is not the one answered when requests are pipelined.
+fn http_service<T, F, I, S, B>(
+    app: F,
+    graceful: actix_server::GracefulShutdownSignal,
+    on_connect: impl Fn(&api::wire::ProblemIo<T>, &mut actix_web::dev::Extensions) + 'static,
+) -> impl actix_service::ServiceFactory<
+    (
+        api::wire::ProblemIo<T>,
+        actix_http::Protocol,
+        Option<SocketAddr>,
+    ),
+    Config = (),
+    Response = (),
+    Error = actix_http::error::DispatchError,
+    InitError = (),
+>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
+    F: Fn() -> I,
+    I: actix_service::IntoServiceFactory<S, actix_http::Request>,
+    S: AppFactory<B>,
+    S::InitError: std::fmt::Debug,
+    S::Future: 'static,
+    S::Service: 'static,
+    <S::Service as actix_service::Service<actix_http::Request>>::Future: 'static,
+    B: actix_web::body::MessageBody + 'static,
+{
+    use actix_service::{Service as _, ServiceFactoryExt as _};
+    // (`AppConfig` carries the scheme and host for URL generation, which
+    // tracewire does not use: TAXII discovery names `https` and the
+    // request's host itself.)
+    let app = actix_service::map_config(
+        actix_service::IntoServiceFactory::into_factory(app()),
+        |_| actix_web::dev::AppConfig::default(),
+    )
+    .map_err(|err: actix_web::Error| err.error_response());
+    let app = actix_service::apply_fn_factory(app, |req: actix_http::Request, service| {
+        let head = req.method() == actix_web::http::Method::HEAD;
+        api::wire::note_request(&req);
+        let response = service.call(req);
+        async move {
+            let response: actix_web::dev::ServiceResponse<B> = response.await?;
+            Ok::<_, actix_web::HttpResponse>(if head {
+                response.map_body(|_, _| {
+                    actix_web::body::EitherBody::right(actix_web::body::None::new())
+                })
+            } else {
+                response.map_into_left_body()
+            })
+        }
+    });
+    actix_http::HttpService::<api::wire::ProblemIo<T>, _, _>::build()
+        .graceful_shutdown_signal(move || {
+            let signal = graceful.clone();
+            async move { signal.notified().await }
+        })
+        .client_request_timeout(Duration::from_secs(30))
+        // (`HttpServer`'s default; actix-http's own is none.)
+        .client_disconnect_timeout(Duration::from_secs(1))
+        .on_connect_ext(
+            move |io: &api::wire::ProblemIo<T>, data: &mut actix_web::dev::Extensions| {
+                on_connect(io, data);
+                if let Some(ledger) = io.ledger() {
+                    data.insert(ledger);
+                }
+            },
+        )
+        .finish(app)
+        .map_init_err(|_| ())
 }

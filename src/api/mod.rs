@@ -16,6 +16,7 @@ pub mod taxii;
 pub mod watchlist;
 pub mod webhooks;
 pub mod whoami;
+pub mod wire;
 
 use crate::error::{problem_for_status, ApiError, PROBLEM_CONTENT_TYPE};
 use crate::metrics::Metrics;
@@ -226,7 +227,8 @@ pub fn allowed_methods(path: &str) -> Vec<&'static str> {
 pub const MAX_URI_BYTES: usize = 8 * 1024;
 /// The most bytes of header fields (names and values) read: more is a 431.
 /// (Request heads over 128 KiB, or with more than 96 fields, are refused by
-/// the HTTP parser before this check, with a bare 431 or 400.)
+/// the HTTP parser before this check; [`wire`] answers those with a 431
+/// problem too.)
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 
 /// Why a request's target or headers are refused before routing, if they are.

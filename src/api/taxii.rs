@@ -168,7 +168,8 @@ async fn discovery(
 ) -> Result<HttpResponse, ApiError> {
     let _ = caller;
     let info = req.connection_info();
-    let root = format!("{}://{}/taxii2/{API_ROOT}/", info.scheme(), info.host());
+    // The API listener only speaks TLS.
+    let root = format!("https://{}/taxii2/{API_ROOT}/", info.host());
     let body = Discovery {
         title: "tracewire".into(),
         description: "Cryptocurrency intelligence shared under TLP 2.0, as STIX 2.1.".into(),

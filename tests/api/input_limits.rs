@@ -355,9 +355,8 @@ async fn http_layer_refusals_are_problems(backend: TestBackend) {
     let token = app.token(&w.acme).await;
     let client = app.client(Some(&w.acme.certificate));
 
-    // A 20 KB query, or path: 414. (Over 64 KiB the `http` crate cannot
-    // hold the URI and actix-http answers a bare 400 before any of
-    // tracewire runs: see the README's Errors section.)
+    // A 20 KB query, or path: 414. (Over 64 KiB the HTTP/1.1 parser
+    // refuses the request itself: see `http_parser.rs`.)
     let auth = format!("Host: localhost\r\nAuthorization: Bearer {token}");
     let long_query = format!(
         "GET /v1/records?q={} HTTP/1.1\r\n{auth}",

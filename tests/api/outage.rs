@@ -20,7 +20,7 @@ pub struct ThrowawayPostgres {
     pub port: u16,
 }
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
@@ -29,7 +29,7 @@ fn is_root() -> bool {
 }
 
 /// Skips a test whose environment is missing, but fails under CI.
-fn skip(why: &str) {
+pub(crate) fn skip(why: &str) {
     assert!(
         std::env::var_os("CI").is_none(),
         "cannot run under CI: {why}"
@@ -171,7 +171,7 @@ impl Drop for ThrowawayPostgres {
 }
 
 /// A 503 `storage-unavailable` problem with a `Retry-After`.
-fn assert_storage_unavailable(reply: &Reply) {
+pub(crate) fn assert_storage_unavailable(reply: &Reply) {
     reply.assert_problem(503, "storage-unavailable");
     let retry_after = reply
         .headers
@@ -371,12 +371,12 @@ async fn postgres_stopping_mid_request_answers_503_fast_and_recovers() {
 
 /// A small file system of the test's own (tmpfs, root only), to fill up
 /// or remount read-only.
-struct SmallFileSystem {
+pub(crate) struct SmallFileSystem {
     dir: tempfile::TempDir,
 }
 
 impl SmallFileSystem {
-    fn mount(size: &str) -> Result<SmallFileSystem, String> {
+    pub(crate) fn mount(size: &str) -> Result<SmallFileSystem, String> {
         if !is_root() {
             return Err("mounting a tmpfs needs root".into());
         }
@@ -392,7 +392,7 @@ impl SmallFileSystem {
         Ok(SmallFileSystem { dir })
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
@@ -405,7 +405,7 @@ impl SmallFileSystem {
     }
 
     /// Fills the file system up to its last byte with `filler`.
-    fn fill(&self) -> PathBuf {
+    pub(crate) fn fill(&self) -> PathBuf {
         use std::io::Write;
         let path = self.path().join("filler");
         let mut file = std::fs::File::create(&path).unwrap();
