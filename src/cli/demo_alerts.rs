@@ -145,7 +145,7 @@ pub async fn walk_through(dir: &Path) -> anyhow::Result<Vec<String>> {
         bail!("filing the record: {} {}", filed.status, filed.body);
     }
     let mut lines = vec![
-        "\n# 10. Alerts. Northwind registered a webhook receiver (here, a local HTTPS server) and a".to_owned(),
+        "\n# 11. Alerts. Northwind registered a webhook receiver (here, a local HTTPS server) and a".to_owned(),
         format!("#     watchlist entry for {address} (label \"customer 4711\"); Acme then filed a GREEN"),
         "#     record for that address. The alert arrives at once, signed per Standard Webhooks:".to_owned(),
     ];
