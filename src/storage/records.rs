@@ -256,11 +256,38 @@ pub fn visible_with_link_keys(
     keys: &[String],
     kinds: &[&str],
 ) -> StorageResult<Vec<RecordRow>> {
+    visible_in_chunks(conn, reader, keys, kinds, |query, chunk| {
+        query.filter(records::link_key.eq_any(chunk))
+    })
+}
+
+/// Unrevoked records of `kinds` that `reader` may see whose private
+/// screening bucket is one of `buckets`.
+pub fn visible_in_buckets(
+    conn: &mut DbConnection,
+    reader: &Reader,
+    buckets: &[i32],
+    kinds: &[&str],
+) -> StorageResult<Vec<RecordRow>> {
+    visible_in_chunks(conn, reader, buckets, kinds, |query, chunk| {
+        query.filter(records::screen_bucket.eq_any(chunk))
+    })
+}
+
+/// Unrevoked records of `kinds` that `reader` may see and that `matching`
+/// selects for a chunk of `values`, in id order per chunk (a chunk stays
+/// below the bind-parameter limits).
+fn visible_in_chunks<'a, T: Clone>(
+    conn: &mut DbConnection,
+    reader: &Reader,
+    values: &'a [T],
+    kinds: &'a [&'a str],
+    matching: impl Fn(BoxedRecords<'a>, &'a [T]) -> BoxedRecords<'a>,
+) -> StorageResult<Vec<RecordRow>> {
     let mut rows = Vec::new();
-    for chunk in keys.chunks(INSERT_CHUNK) {
+    for chunk in values.chunks(INSERT_CHUNK) {
         rows.extend(
-            visible_to(records::table.into_boxed(), reader)
-                .filter(records::link_key.eq_any(chunk))
+            matching(visible_to(records::table.into_boxed(), reader), chunk)
                 .filter(records::kind.eq_any(kinds))
                 .filter(records::revoked.eq(false))
                 .order(records::id)
@@ -470,29 +497,6 @@ pub fn links_touching(conn: &mut DbConnection, record_id: &str) -> StorageResult
         .order(record_links::relationship_id)
         .select(LinkRow::as_select())
         .load(conn)?)
-}
-
-/// Unrevoked records of `kinds` that `reader` may see whose private
-/// screening bucket is one of `buckets`.
-pub fn visible_in_buckets(
-    conn: &mut DbConnection,
-    reader: &Reader,
-    buckets: &[i32],
-    kinds: &[&str],
-) -> StorageResult<Vec<RecordRow>> {
-    let mut rows = Vec::new();
-    for chunk in buckets.chunks(INSERT_CHUNK) {
-        rows.extend(
-            visible_to(records::table.into_boxed(), reader)
-                .filter(records::screen_bucket.eq_any(chunk))
-                .filter(records::kind.eq_any(kinds))
-                .filter(records::revoked.eq(false))
-                .order(records::id)
-                .select(RecordRow::as_select())
-                .load(conn)?,
-        );
-    }
-    Ok(rows)
 }
 
 /// What the alert consumer needs to match a record: its kind and link key.
