@@ -152,7 +152,10 @@ async fn watchlists_are_private_canonical_idempotent_and_not_stored_in_the_clear
     )
     .await;
     assert_eq!(removed.body, json!({ "removed": 1 }), "{}", removed.body);
-    let id = seen[0]["id"].as_str().unwrap();
+    // (Not the entry just removed: the listing's order is by id, not by address.)
+    let id = seen.iter().find(|e| e["label"] == "customer-24").unwrap()["id"]
+        .as_str()
+        .unwrap();
     let token = app.token(&northwind).await;
     let path = format!("/v1/watchlist/{id}");
     let reply = app
