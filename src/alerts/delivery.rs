@@ -5,16 +5,16 @@
 //! an endpoint is tried, and the next one waits until it is delivered. The
 //! worker reads an endpoint's queue in rounds of up to [`ROUND`] alerts,
 //! sends them one after the other while each succeeds, and records the
-//! round's attempts in one transaction (so a busy queue costs one write per
-//! round, not one per alert). A
-//! failed attempt (no answer, or a status other than 2xx) is retried after
-//! `alerts.retry_initial_ms`, doubling up to `alerts.retry_max_secs`; when
-//! the oldest alert has been failing for `alerts.retry_for_secs` (26 h by
-//! default), the endpoint is disabled with a reason its owner can read. The
-//! outbox is in the database, so a restart loses nothing; a server that
-//! dies in the middle of an attempt leaves its lease to expire and the
-//! attempt is made again (at-least-once: receivers deduplicate by
-//! `webhook-id`, as the Standard Webhooks specification expects).
+//! round's attempts in one transaction (a busy queue costs one write per
+//! round, not one per alert). A failed attempt (no answer, or a status
+//! other than 2xx) is retried after `alerts.retry_initial_ms`, doubling up
+//! to `alerts.retry_max_secs`; when the oldest alert has been failing for
+//! `alerts.retry_for_secs` (26 h by default), the endpoint is disabled with
+//! a reason its owner can read. The outbox is in the database, so a restart
+//! loses nothing; a server that dies in the middle of a round leaves its
+//! lease to expire and the round's attempts are made again (at-least-once:
+//! receivers deduplicate by `webhook-id`, as the Standard Webhooks
+//! specification expects).
 use super::consumer::{run_batch, BATCH};
 use super::inbox;
 use super::webhooks::{check_url, signature_header};
