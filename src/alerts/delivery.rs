@@ -2,34 +2,46 @@
 //! webhook delivery worker over the outbox.
 //!
 //! Delivery is in order per endpoint: only the oldest undelivered alert of
-//! an endpoint is tried, and the next one waits until it is delivered. A
-//! failed attempt (no answer, or a status other than 2xx) is retried after
-//! `alerts.retry_initial_ms`, doubling up to `alerts.retry_max_secs`; when
-//! the oldest alert has been failing for `alerts.retry_for_secs` (26 h by
-//! default), the endpoint is disabled with a reason its owner can read. The
-//! outbox is in the database, so a restart loses nothing; a server that
-//! dies in the middle of an attempt leaves its lease to expire and the
-//! attempt is made again (at-least-once: receivers deduplicate by
-//! `webhook-id`, as the Standard Webhooks specification expects).
+//! an endpoint is tried, and the next one waits until it is delivered. The
+//! worker reads an endpoint's queue in rounds of up to [`ROUND`] alerts,
+//! sends them one after the other while each succeeds, and records the
+//! round's attempts in one transaction (a busy queue costs one write per
+//! round, not one per alert). A failed attempt (no answer, or a status
+//! other than 2xx) is retried after `alerts.retry_initial_ms`, doubling up
+//! to `alerts.retry_max_secs`; when the oldest alert has been failing for
+//! `alerts.retry_for_secs` (26 h by default), the endpoint is disabled with
+//! a reason its owner can read. The outbox is in the database, so a restart
+//! loses nothing; a server that dies in the middle of a round leaves its
+//! lease to expire and the round's attempts are made again (at-least-once:
+//! receivers deduplicate by `webhook-id`, as the Standard Webhooks
+//! specification expects).
 use super::consumer::{run_batch, BATCH};
 use super::inbox;
 use super::webhooks::{check_url, signature_header};
 use super::{AlertError, AlertKeys};
 use crate::config::AlertSettings;
 use crate::metrics::Metrics;
-use crate::storage::webhooks::{self as store, DeliveryRow};
-use crate::storage::{alerts as alert_store, now, Database};
+use crate::storage::alerts::{self as alert_store, AlertRow};
+use crate::storage::webhooks::{self as store, DeliveryRow, OutboxRow};
+use crate::storage::{now, Database};
 use anyhow::Context;
 use chrono::TimeDelta;
 use diesel::Connection;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
+
+/// Alerts an endpoint's delivery reads, sends and records per round.
+const ROUND: i64 = 100;
+
+/// How long into its lease (`delivery_timeout_secs` + 2 s) a round starts
+/// sends: one started then and taking its whole timeout ends inside it.
+const ROUND_SENDING: Duration = Duration::from_secs(1);
 
 /// TLS for receivers: the public web roots plus `alerts.receiver_ca_file`.
 pub fn receiver_tls(settings: &AlertSettings) -> anyhow::Result<rustls::ClientConfig> {
@@ -189,6 +201,7 @@ impl Deliverer {
     async fn deliver_endpoint(&self, id: &str) -> Result<(), AlertError> {
         let lease = self.lease();
         let claim_id = id.to_owned();
+        let leased_at = Instant::now();
         let claimed = self
             .db
             .run(move |conn| {
@@ -199,7 +212,7 @@ impl Deliverer {
         if !claimed {
             return Ok(());
         }
-        let result = self.deliver_claimed(id).await;
+        let result = self.deliver_claimed(id, leased_at).await;
         let release_id = id.to_owned();
         self.db
             .run(move |conn| store::release(conn, &release_id))
@@ -207,82 +220,129 @@ impl Deliverer {
         result
     }
 
-    async fn deliver_claimed(&self, id: &str) -> Result<(), AlertError> {
+    /// The signed body of an alert (its `webhook-timestamp` and `webhook-signature`).
+    fn prepare(
+        &self,
+        endpoint: &store::EndpointRow,
+        head: &OutboxRow,
+        row: Option<&AlertRow>,
+        at: chrono::NaiveDateTime,
+    ) -> Result<(i64, String, Vec<u8>), AlertError> {
+        let row = row.ok_or(AlertError::NotFound)?;
+        let alert = inbox::open(&self.keys, row)?;
+        let body = serde_json::to_vec(&serde_json::json!({
+            "type": "alert.created",
+            "timestamp": alert.created_at,
+            "data": alert,
+        }))
+        .unwrap_or_default();
+        let timestamp = chrono::Utc::now().timestamp();
+        let signature =
+            signature_header(&self.keys, endpoint, &head.alert_id, timestamp, &body, at)?;
+        Ok((timestamp, signature, body))
+    }
+
+    /// Delivers rounds of up to [`ROUND`] alerts: each round reads the
+    /// queue's head once, sends in order until one fails (or is not due),
+    /// and records every attempt of the round in one transaction that also
+    /// renews the lease. `leased_at`: when the lease was last taken.
+    async fn deliver_claimed(&self, id: &str, mut leased_at: Instant) -> Result<(), AlertError> {
         loop {
             let load_id = id.to_owned();
-            let loaded = self
+            let (endpoint, heads, rows) = self
                 .db
                 .run(move |conn| -> Result<_, AlertError> {
                     let endpoint = store::endpoint(conn, &load_id)?;
-                    let Some(head) = store::head(conn, &load_id)? else {
-                        return Ok(None);
-                    };
-                    let alert = alert_store::find_by_id(conn, &head.alert_id)?;
-                    Ok(Some((endpoint, head, alert)))
+                    let heads = store::heads(conn, &load_id, ROUND)?;
+                    let ids: Vec<String> = heads.iter().map(|h| h.alert_id.clone()).collect();
+                    let rows: HashMap<String, AlertRow> = alert_store::find_all(conn, &ids)?
+                        .into_iter()
+                        .map(|row| (row.id.clone(), row))
+                        .collect();
+                    Ok((endpoint, heads, rows))
                 })
                 .await?;
-            let Some((endpoint, head, alert_row)) = loaded else {
-                return Ok(());
-            };
-            let at = now();
-            if endpoint.disabled_at.is_some() || head.next_attempt_at > at {
+            if endpoint.disabled_at.is_some() {
                 return Ok(());
             }
-            let alert = inbox::open(&self.keys, &alert_row)?;
-            let body = serde_json::to_vec(&serde_json::json!({
-                "type": "alert.created",
-                "timestamp": alert.created_at,
-                "data": alert,
-            }))
-            .unwrap_or_default();
-            let timestamp = chrono::Utc::now().timestamp();
-            let signature =
-                signature_header(&self.keys, &endpoint, &head.alert_id, timestamp, &body, at)?;
-            let attempt = self
-                .send(&endpoint.url, &head.alert_id, timestamp, &signature, body)
-                .await;
-            let succeeded = attempt.succeeded();
-            self.metrics
-                .webhook_deliveries
-                .get_or_create(&crate::metrics::DeliveryLabels {
-                    result: if succeeded {
-                        "delivered".into()
-                    } else {
-                        "failed".into()
-                    },
-                })
-                .inc();
-            let backoff = self.backoff(head.attempts + 1);
+            let at = now();
+            let mut attempts: Vec<(OutboxRow, Attempt)> = Vec::new();
+            for head in heads {
+                if head.next_attempt_at > at {
+                    break;
+                }
+                // Start a send only while one that takes its whole timeout
+                // still ends inside the lease.
+                if !attempts.is_empty() && leased_at.elapsed() >= ROUND_SENDING {
+                    break;
+                }
+                let (timestamp, signature, body) =
+                    match self.prepare(&endpoint, &head, rows.get(&head.alert_id), at) {
+                        Ok(prepared) => prepared,
+                        Err(error) if attempts.is_empty() => return Err(error),
+                        // Record what was sent first; the next round meets it again.
+                        Err(_) => break,
+                    };
+                let attempt = self
+                    .send(&endpoint.url, &head.alert_id, timestamp, &signature, body)
+                    .await;
+                let succeeded = attempt.succeeded();
+                self.metrics
+                    .webhook_deliveries
+                    .get_or_create(&crate::metrics::DeliveryLabels {
+                        result: if succeeded {
+                            "delivered".into()
+                        } else {
+                            "failed".into()
+                        },
+                    })
+                    .inc();
+                attempts.push((head, attempt));
+                if !succeeded {
+                    break;
+                }
+            }
+            let Some(all_succeeded) = attempts.last().map(|(_, a)| a.succeeded()) else {
+                return Ok(());
+            };
             let retry_for = TimeDelta::seconds(self.settings.retry_for_secs as i64);
             let lease = self.lease();
+            let backoffs: Vec<TimeDelta> = attempts
+                .iter()
+                .map(|(head, _)| self.backoff(head.attempts + 1))
+                .collect();
+            let endpoint_id = endpoint.id.clone();
+            leased_at = Instant::now();
             let disabled = self
                 .db
                 .run(move |conn| -> Result<bool, AlertError> {
                     conn.transaction(|conn| {
                         let finished = now();
-                        store::log_delivery(
-                            conn,
-                            &DeliveryRow {
-                                id: uuid::Uuid::now_v7().to_string(),
-                                endpoint_id: endpoint.id.clone(),
-                                alert_id: head.alert_id.clone(),
-                                attempt: head.attempts + 1,
-                                at: finished,
-                                status_code: attempt.status.map(i32::from),
-                                error: attempt.error.clone(),
-                                latency_ms: attempt.latency.as_millis() as i64,
-                            },
-                        )?;
-                        let mut row = store::endpoint(conn, &endpoint.id)?;
+                        let mut row = store::endpoint(conn, &endpoint_id)?;
                         let mut disabled = false;
-                        if succeeded {
-                            store::delivered(conn, &endpoint.id, &head.alert_id)?;
-                            row.failing_since = None;
-                        } else {
+                        for ((head, attempt), backoff) in attempts.iter().zip(backoffs) {
+                            store::log_delivery(
+                                conn,
+                                &DeliveryRow {
+                                    id: uuid::Uuid::now_v7().to_string(),
+                                    endpoint_id: endpoint_id.clone(),
+                                    alert_id: head.alert_id.clone(),
+                                    attempt: head.attempts + 1,
+                                    at: finished,
+                                    status_code: attempt.status.map(i32::from),
+                                    error: attempt.error.clone(),
+                                    latency_ms: attempt.latency.as_millis() as i64,
+                                },
+                            )?;
+                            if attempt.succeeded() {
+                                store::delivered(conn, &endpoint_id, &head.alert_id)?;
+                                row.failing_since = None;
+                                continue;
+                            }
                             let since = *row.failing_since.get_or_insert(finished);
                             store::reschedule(
                                 conn,
-                                &endpoint.id,
+                                &endpoint_id,
                                 &head.alert_id,
                                 head.attempts + 1,
                                 finished + backoff,
@@ -302,9 +362,9 @@ impl Deliverer {
                             }
                         }
                         store::update_endpoint(conn, &row)?;
-                        // Still ours: renew the lease for the next alert.
-                        store::release(conn, &endpoint.id)?;
-                        store::claim(conn, &endpoint.id, finished, finished + lease)?;
+                        // Still ours: renew the lease for the next round.
+                        store::release(conn, &endpoint_id)?;
+                        store::claim(conn, &endpoint_id, finished, finished + lease)?;
                         Ok(disabled)
                     })
                 })
@@ -312,7 +372,7 @@ impl Deliverer {
             if disabled {
                 tracing::warn!(endpoint = %id, "webhook endpoint disabled after failing too long");
             }
-            if !succeeded {
+            if !all_succeeded {
                 return Ok(());
             }
         }

@@ -103,11 +103,18 @@ pub fn find(conn: &mut DbConnection, organization: &str, id: &str) -> StorageRes
         .first(conn)?)
 }
 
-pub fn find_by_id(conn: &mut DbConnection, id: &str) -> StorageResult<AlertRow> {
-    Ok(alerts::table
-        .find(id)
-        .select(AlertRow::as_select())
-        .first(conn)?)
+/// The alerts among `ids` (any order).
+pub fn find_all(conn: &mut DbConnection, ids: &[String]) -> StorageResult<Vec<AlertRow>> {
+    let mut rows = Vec::new();
+    for chunk in ids.chunks(CHUNK) {
+        rows.extend(
+            alerts::table
+                .filter(alerts::id.eq_any(chunk))
+                .select(AlertRow::as_select())
+                .load(conn)?,
+        );
+    }
+    Ok(rows)
 }
 
 /// Marks `organization`'s alerts among `ids` acknowledged (those not yet);

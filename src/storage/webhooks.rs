@@ -176,14 +176,18 @@ pub fn release(conn: &mut DbConnection, id: &str) -> StorageResult<()> {
     Ok(())
 }
 
-/// The oldest undelivered alert of an endpoint.
-pub fn head(conn: &mut DbConnection, endpoint_id: &str) -> StorageResult<Option<OutboxRow>> {
+/// The oldest undelivered alerts of an endpoint, in order, at most `limit`.
+pub fn heads(
+    conn: &mut DbConnection,
+    endpoint_id: &str,
+    limit: i64,
+) -> StorageResult<Vec<OutboxRow>> {
     Ok(webhook_outbox::table
         .filter(webhook_outbox::endpoint_id.eq(endpoint_id))
         .order(webhook_outbox::change_seq)
+        .limit(limit)
         .select(OutboxRow::as_select())
-        .first(conn)
-        .optional()?)
+        .load(conn)?)
 }
 
 pub fn delivered(conn: &mut DbConnection, endpoint_id: &str, alert_id: &str) -> StorageResult<()> {
