@@ -30,6 +30,11 @@ pub enum StorageFault {
     NoSpace,
     /// The database or its file system only allows reads.
     ReadOnly,
+    /// The database ended a write transaction by itself and the cause could
+    /// not be named (SQLite does so on a full disk, an I/O error or running
+    /// out of memory; a disk with a little space left passes the space
+    /// check but not a large write).
+    Aborted,
 }
 
 impl StorageFault {
@@ -39,6 +44,9 @@ impl StorageFault {
             StorageFault::Unreachable => "the database cannot be reached",
             StorageFault::NoSpace => "the database has no space left; nothing was stored",
             StorageFault::ReadOnly => "the database is read-only; nothing was stored",
+            StorageFault::Aborted => {
+                "the database could not complete the write (it ended the transaction: out of disk space, an I/O error or out of memory); nothing was stored"
+            }
         }
     }
 
@@ -46,7 +54,7 @@ impl StorageFault {
     pub fn retry_after_secs(self) -> u32 {
         match self {
             StorageFault::Unreachable => 1,
-            StorageFault::NoSpace | StorageFault::ReadOnly => 30,
+            StorageFault::NoSpace | StorageFault::ReadOnly | StorageFault::Aborted => 30,
         }
     }
 }
@@ -57,6 +65,7 @@ impl std::fmt::Display for StorageFault {
             StorageFault::Unreachable => "database unreachable",
             StorageFault::NoSpace => "database full",
             StorageFault::ReadOnly => "database read-only",
+            StorageFault::Aborted => "database ended the transaction",
         })
     }
 }
@@ -195,8 +204,13 @@ pub(crate) fn diagnose_disk(
 ) -> Option<(StorageFault, String)> {
     use std::io::Write;
     let path = dir.join(format!(".tracewire-space-check-{}", std::process::id()));
+    // 4 MiB: about what a large batch needs in the WAL; less free space
+    // than that is "full" for a database taking 10,000-record batches.
     let written = std::fs::File::create(&path).and_then(|mut file| {
-        file.write_all(&[0u8; 64 * 1024])?;
+        let chunk = [0u8; 64 * 1024];
+        for _ in 0..64 {
+            file.write_all(&chunk)?;
+        }
         file.sync_all()
     });
     let _ = std::fs::remove_file(&path);

@@ -343,9 +343,13 @@ impl Database {
             health::take_suspect();
             let result = audit::with_read_queue(&read_entries, || work(&mut conn));
             let noted = match (&result, health::take_noted(), health::take_suspect()) {
+                // The database ended the transaction and diesel lost the
+                // cause: name it if the disk says why, and otherwise still
+                // answer as a storage fault (nothing was stored), never 500.
                 (Err(_), None, Some(suspect)) => sqlite_dir
                     .as_deref()
-                    .and_then(|dir| health::diagnose_disk(dir, &suspect)),
+                    .and_then(|dir| health::diagnose_disk(dir, &suspect))
+                    .or(Some((health::StorageFault::Aborted, suspect))),
                 (_, noted, _) => noted,
             };
             match (result, noted) {

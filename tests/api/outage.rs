@@ -510,6 +510,85 @@ async fn sqlite_disk_full_answers_503_and_recovers() {
     app.stop().await;
 }
 
+/// A disk with a little space left: the space check beside the database
+/// passes, but a 10,000-record batch does not fit, and SQLite ends the
+/// transaction itself. Still 503 storage-unavailable (a run of `bench
+/// ingest` onto a nearly full disk got a 500 with "Cannot perform this
+/// operation outside of a transaction"), nothing stored; 201 once space is
+/// back.
+#[actix_web::test]
+async fn sqlite_nearly_full_disk_answers_503() {
+    let fs = match SmallFileSystem::mount("48m") {
+        Ok(fs) => fs,
+        Err(why) => return skip(&format!("no small file system: {why}")),
+    };
+    let url = format!("sqlite://{}", fs.path().join("tracewire.db").display());
+    let app = TestApp::spawn_with(TestBackend::Sqlite, |settings, _| {
+        settings.database.url = url.clone();
+    })
+    .await;
+    let acme = app.add_org(
+        "acme",
+        OrganizationType::Forensics,
+        "indicators:read indicators:write",
+    );
+    let token = app.token(&acme).await;
+    let count = |app: &TestApp| {
+        use diesel::prelude::*;
+        let mut conn = app.db.get().unwrap();
+        tracewire::storage::schema::records::table
+            .count()
+            .get_result::<i64>(&mut *conn)
+            .unwrap()
+    };
+    let filler = fs.fill();
+    // Leave 6 MiB: more than the space check writes, less than the batch needs.
+    let size = std::fs::metadata(&filler).unwrap().len();
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&filler)
+        .unwrap();
+    file.set_len(size.saturating_sub(6 * 1024 * 1024)).unwrap();
+    file.sync_all().unwrap();
+    drop(file);
+    let mut refused = 0;
+    for batch in 0..4 {
+        let reply = app
+            .send_json(
+                &acme,
+                Method::POST,
+                "/v1/records",
+                &token,
+                address_batch(100_000 * (batch + 1), 10_000),
+            )
+            .await;
+        assert_ne!(reply.status, 500, "{}", reply.body);
+        if reply.status == 503 {
+            assert_storage_unavailable(&reply);
+            refused += 1;
+            break;
+        }
+        assert_eq!(reply.status, 201, "{}", reply.body);
+    }
+    assert_eq!(refused, 1, "a batch that does not fit is refused");
+    let stored = count(&app);
+    assert_eq!(stored % 10_000, 0, "no partial batch: {stored}");
+
+    std::fs::remove_file(filler).unwrap();
+    let again = app
+        .send_json(
+            &acme,
+            Method::POST,
+            "/v1/records",
+            &token,
+            address_batch(900_000, 2_000),
+        )
+        .await;
+    assert_eq!(again.status, 201, "{}", again.body);
+    assert_eq!(count(&app), stored + 2_000);
+    app.stop().await;
+}
+
 /// A read-only SQLite database at start: `serve` fails at once and says
 /// so, instead of timing out after logging pool errors.
 #[test]
