@@ -9,6 +9,7 @@ pub mod feed;
 mod input;
 mod links;
 mod reads;
+mod rows;
 pub mod sightings;
 mod view;
 
@@ -19,6 +20,8 @@ pub use links::{attribution, relationships, AttributionPath, LinkedRecord};
 pub(crate) use reads::present_all;
 use reads::{audit_read, read_one};
 pub use reads::{count, export, get, list, revisions};
+use rows::{audience_rows, link_row, record_row, sharing_of, source_of};
+pub(crate) use rows::{content_sharing, parse_content};
 pub use view::{
     AudienceView, ProvenanceView, RecordContent, RecordPage, RecordView, RevisionView,
     SightingDetails,
@@ -28,14 +31,11 @@ use crate::access::{can_read, Reader};
 use crate::audit::{self, AuditEvent};
 use crate::auth::Caller;
 use crate::domain::{
-    Attribution, Audience, CommunityId, OrganizationId, RecordBody, RecordKind, Relation, Scope,
-    Sharing, Sighting, SightingTarget, Tlp,
+    OrganizationId, RecordBody, RecordKind, Relation, Scope, Sighting, SightingTarget,
 };
 use crate::error::FieldError;
 use crate::storage::changes::{self as change_log, NewChange};
-use crate::storage::records::{
-    self as store, AudienceRow, LinkRow, NewRecordRows, RecordRow, RevisionRow,
-};
+use crate::storage::records::{self as store, NewRecordRows, RecordRow, RevisionRow};
 use crate::storage::{communities, now, organizations, DbConnection, StorageError};
 use diesel::Connection;
 use serde_json::json;
@@ -441,133 +441,6 @@ fn check_references(
     }
 }
 
-fn audience_rows(content: &RecordContent) -> Vec<AudienceRow> {
-    let orgs = content
-        .audience
-        .organizations
-        .iter()
-        .map(|o| (store::AUDIENCE_ORGANIZATION, o));
-    let communities = content
-        .audience
-        .communities
-        .iter()
-        .map(|c| (store::AUDIENCE_COMMUNITY, c));
-    orgs.chain(communities)
-        .map(|(kind, member)| AudienceRow {
-            record_id: content.id.clone(),
-            member_kind: kind.into(),
-            member: member.clone(),
-        })
-        .collect()
-}
-
-fn record_row(
-    content: &RecordContent,
-    caller: &Caller,
-    body: &str,
-    hash: &str,
-    at: chrono::NaiveDateTime,
-) -> RecordRow {
-    let link_key = match (&content.kind, &content.chain, &content.address) {
-        (RecordKind::Address | RecordKind::Sighting, Some(chain), Some(address)) => {
-            crate::domain::chains::Chain::parse(chain)
-                .and_then(|c| crate::domain::chains::ChainAddress::parse(c, address).ok())
-                .and_then(|a| a.link_keys().into_iter().next())
-        }
-        _ => None,
-    };
-    let link_key_bucket = link_key
-        .as_deref()
-        .map(|key| crate::domain::private_screening::bucket_of_key(key) as i32);
-    let mut search = content.name.clone().unwrap_or_default();
-    for alias in &content.aliases {
-        search.push('\n');
-        search.push_str(alias);
-    }
-    RecordRow {
-        id: content.id.clone(),
-        kind: content.kind.as_str().into(),
-        source_org: caller.organization.to_string(),
-        revision: content.revision,
-        tlp: content.tlp.as_str().into(),
-        all_partners: content.audience.all_partners,
-        attribution: match content.attribution {
-            Attribution::Named => "named".into(),
-            Attribution::Anonymous => "anonymous".into(),
-        },
-        revoked: content.revoked,
-        chain: content.chain.clone(),
-        link_key,
-        search_text: search.to_lowercase(),
-        categories: format!(
-            "|{}|",
-            content
-                .categories
-                .iter()
-                .map(|c| c.as_str())
-                .collect::<Vec<_>>()
-                .join("|")
-        ),
-        body: body.into(),
-        content_hash: hash.into(),
-        created_at: at,
-        updated_at: at,
-        screen_bucket: link_key_bucket,
-    }
-}
-
-/// The sharing of a stored record (None when the stored values are not valid).
-fn sharing_of(row: &RecordRow, audience: &[AudienceRow]) -> Option<Sharing> {
-    let tlp: Tlp = row.tlp.parse().ok()?;
-    let mut wanted = Audience {
-        all_partners: row.all_partners,
-        ..Audience::default()
-    };
-    for member in audience {
-        match member.member_kind.as_str() {
-            store::AUDIENCE_ORGANIZATION => {
-                wanted
-                    .organizations
-                    .insert(OrganizationId::parse(&member.member).ok()?);
-            }
-            store::AUDIENCE_COMMUNITY => {
-                wanted
-                    .communities
-                    .insert(CommunityId::parse(&member.member).ok()?);
-            }
-            _ => return None,
-        }
-    }
-    Sharing::new(tlp, wanted).ok()
-}
-
-pub(crate) fn parse_content(id: &str, body: &str) -> Result<RecordContent, StorageError> {
-    serde_json::from_str(body).map_err(|e| StorageError::Corrupt(format!("record {id}: {e}")))
-}
-
-fn source_of(row: &RecordRow) -> Result<OrganizationId, StorageError> {
-    OrganizationId::parse(&row.source_org).map_err(|e| StorageError::Corrupt(e.to_string()))
-}
-
-/// The sharing a stored revision was written with.
-fn content_sharing(content: &RecordContent) -> Option<Sharing> {
-    let mut audience = Audience {
-        all_partners: content.audience.all_partners,
-        ..Audience::default()
-    };
-    for org in &content.audience.organizations {
-        audience
-            .organizations
-            .insert(OrganizationId::parse(org).ok()?);
-    }
-    for community in &content.audience.communities {
-        audience
-            .communities
-            .insert(CommunityId::parse(community).ok()?);
-    }
-    Sharing::new(content.tlp, audience).ok()
-}
-
 /// Writing sightings needs `sightings:write`, writing other records
 /// `indicators:write`: on create, update and revoke alike.
 fn require_write_scope(caller: &Caller, kind: RecordKind) -> Result<(), RecordError> {
@@ -739,23 +612,4 @@ fn audit_write(
             detail,
         },
     )
-}
-
-/// The link a record makes: a relationship's two ends, or a sighting to the
-/// record it names.
-fn link_row(content: &RecordContent) -> Option<LinkRow> {
-    if let Some(details) = &content.sighting {
-        return Some(LinkRow {
-            relationship_id: content.id.clone(),
-            relation: store::SIGHTING_OF.to_owned(),
-            from_id: content.id.clone(),
-            to_id: details.of.clone()?,
-        });
-    }
-    Some(LinkRow {
-        relationship_id: content.id.clone(),
-        relation: content.relation?.as_str().to_owned(),
-        from_id: content.from.clone()?,
-        to_id: content.to.clone()?,
-    })
 }
