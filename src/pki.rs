@@ -1,6 +1,7 @@
 //! A small certificate authority for development and for hubs that issue
 //! their partners' certificates themselves: CA, server and client
-//! certificates, and certificate revocation lists. Used by `tracewire pki`,
+//! certificates, certificate revocation lists, and PKCS#12 files that put a
+//! certificate and its key into a browser. Used by `tracewire pki`,
 //! `tracewire demo` and the integration tests.
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateRevocationListParams, DistinguishedName,
@@ -16,6 +17,43 @@ pub enum PkiError {
     Rcgen(#[from] rcgen::Error),
     #[error("{0}")]
     Invalid(String),
+    #[error("PKCS#12 file: {0}")]
+    Pkcs12(#[from] openssl::error::ErrorStack),
+}
+
+/// A certificate, its key and the CA that issued it as one PKCS#12 file
+/// (DER) that browsers and NSS's `pk12util` import, encrypted under
+/// `password` with OpenSSL's defaults (AES-256-CBC, PBKDF2, HMAC-SHA-256).
+/// `friendly_name` is the name the browser lists it under.
+pub fn pkcs12(
+    issued: &IssuedCertificate,
+    ca_cert_pem: &str,
+    friendly_name: &str,
+    password: &str,
+) -> Result<Vec<u8>, PkiError> {
+    use openssl::{pkcs12::Pkcs12, pkey::PKey, stack::Stack, x509::X509};
+    let mut chain = Stack::new()?;
+    chain.push(X509::from_pem(ca_cert_pem.as_bytes())?)?;
+    let key = PKey::private_key_from_pem(issued.key_pem.as_bytes())?;
+    let cert = X509::from_pem(issued.cert_pem.as_bytes())?;
+    let file = Pkcs12::builder()
+        .name(friendly_name)
+        .pkey(&key)
+        .cert(&cert)
+        .ca(chain)
+        .build2(password)?;
+    Ok(file.to_der()?)
+}
+
+/// A random password of 24 lower-case hex digits (96 bits), safe to type
+/// and to paste into a shell.
+pub fn random_password() -> String {
+    use ring::rand::{SecureRandom, SystemRandom};
+    let mut bytes = [0u8; 12];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .expect("the system random generator is available");
+    hex::encode(bytes)
 }
 
 /// A certificate and its private key, both PEM.
@@ -218,5 +256,39 @@ mod tests {
             .unwrap();
         assert!(crl.starts_with("-----BEGIN X509 CRL-----"));
         assert!(again.crl(&["zz".into()], 2, 7).is_err());
+    }
+
+    #[test]
+    fn pkcs12_holds_the_certificate_key_and_ca_under_its_password() {
+        use openssl::pkcs12::Pkcs12;
+        let ca = CertificateAuthority::create("Test CA", 30).unwrap();
+        let client = ca.issue_client("Safe Harbor", "safe-harbor", 30).unwrap();
+        let password = random_password();
+        assert_eq!(password.len(), 24);
+        assert_ne!(password, random_password());
+        let der = pkcs12(&client, &ca.cert_pem, "Safe Harbor", &password).unwrap();
+
+        let parsed = Pkcs12::from_der(&der).unwrap().parse2(&password).unwrap();
+        let cert = parsed.cert.unwrap();
+        assert_eq!(
+            cert.to_pem().unwrap(),
+            openssl::x509::X509::from_pem(client.cert_pem.as_bytes())
+                .unwrap()
+                .to_pem()
+                .unwrap()
+        );
+        let key = parsed.pkey.unwrap();
+        assert!(cert.public_key().unwrap().public_eq(&key));
+        let chain = parsed.ca.unwrap();
+        assert_eq!(chain.len(), 1);
+        assert_eq!(
+            chain.get(0).unwrap().to_der().unwrap(),
+            openssl::x509::X509::from_pem(ca.cert_pem.as_bytes())
+                .unwrap()
+                .to_der()
+                .unwrap()
+        );
+        // The wrong password opens nothing.
+        assert!(Pkcs12::from_der(&der).unwrap().parse2("wrong").is_err());
     }
 }

@@ -109,6 +109,9 @@ struct DemoOrgEntry {
     org_type: String,
     cert: PathBuf,
     key: PathBuf,
+    /// The certificate, key and demo CA for a browser, and its password.
+    pkcs12: PathBuf,
+    pkcs12_password: String,
     fingerprint: String,
     client_id: String,
     scopes: String,
@@ -203,8 +206,11 @@ pub fn prepare(args: &DemoArgs) -> anyhow::Result<Settings> {
             Scopes::parse(org.scopes)?,
             notice,
         ))?;
+        let browser = super::demo_browser::write_pkcs12(&pki, org.id, org.name)?;
         entries.push(DemoOrgEntry {
             id: org.id.into(),
+            pkcs12: browser.path,
+            pkcs12_password: browser.password,
             name: org.name.into(),
             org_type: org.org_type.to_string(),
             key: pki.join(format!("{}-key.pem", org.id)),
@@ -390,6 +396,12 @@ fn print_instructions(dir: &Path, demo: &DemoFile) {
         dir.display()
     );
     println!("# Operations (plain HTTP, loopback): {0}/healthz {0}/readyz {0}/metrics; API docs: {0}/docs/", demo.ops_url);
+    let files: Vec<(&str, &Path, &str)> = demo
+        .organizations
+        .iter()
+        .map(|o| (o.id.as_str(), o.pkcs12.as_path(), o.pkcs12_password.as_str()))
+        .collect();
+    super::demo_browser::print_instructions(api, &demo.ca_cert, &files);
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {

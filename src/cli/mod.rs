@@ -5,6 +5,7 @@ pub mod bench;
 pub mod bench_alerts;
 pub mod demo;
 pub mod demo_alerts;
+pub mod demo_browser;
 pub mod demo_records;
 pub mod import;
 pub mod partner;

@@ -60,6 +60,11 @@ pub enum PkiCommand {
 }
 
 pub fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    write_private_bytes(path, contents.as_bytes())
+}
+
+/// Writes a file only its owner may read (mode 0600 on Unix).
+pub fn write_private_bytes(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
@@ -71,7 +76,7 @@ pub fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
     let mut file = options
         .open(path)
         .with_context(|| format!("cannot write {}", path.display()))?;
-    file.write_all(contents.as_bytes())?;
+    file.write_all(contents)?;
     Ok(())
 }
 

@@ -169,6 +169,162 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// Each organization's PKCS#12 file opens with the password demo.json
+/// records (and the demo printed) and holds its certificate, key and the
+/// demo CA; the printed NSS lines import Safe Harbor's into a fresh NSS
+/// database (Chromium's on Linux) with the CA trusted for websites.
+fn assert_browser_files(demo: &serde_json::Value, printed: &[String]) {
+    use openssl::pkcs12::Pkcs12;
+    use openssl::x509::X509;
+    let ca = std::fs::read(demo["ca_cert"].as_str().unwrap()).unwrap();
+    let ca = X509::from_pem(&ca).unwrap();
+    for org in demo["organizations"].as_array().unwrap() {
+        let path = org["pkcs12"].as_str().unwrap();
+        let password = org["pkcs12_password"].as_str().unwrap();
+        assert_eq!(password.len(), 24, "{org}");
+        assert!(
+            printed
+                .iter()
+                .any(|l| l.contains(path) && l.ends_with(&format!("password {password}"))),
+            "{printed:#?}"
+        );
+        let der = std::fs::read(path).unwrap();
+        assert!(Pkcs12::from_der(&der).unwrap().parse2("wrong").is_err());
+        let parsed = Pkcs12::from_der(&der).unwrap().parse2(password).unwrap();
+        let cert = parsed.cert.unwrap();
+        let pem = std::fs::read(org["cert"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            cert.to_der().unwrap(),
+            X509::from_pem(&pem).unwrap().to_der().unwrap()
+        );
+        assert!(cert.public_key().unwrap().public_eq(&parsed.pkey.unwrap()));
+        let chain = parsed.ca.unwrap();
+        assert_eq!(chain.get(0).unwrap().to_der().unwrap(), ca.to_der().unwrap());
+    }
+    if !crate::console_browser::nss_tools_present() {
+        return;
+    }
+    let nss_lines: Vec<&String> = printed
+        .iter()
+        .filter(|l| ["[ -f ", "certutil ", "pk12util "].iter().any(|s| l.starts_with(s)))
+        .collect();
+    assert_eq!(nss_lines.len(), 3, "{printed:#?}");
+    let home = tempfile::tempdir().unwrap();
+    let script = nss_lines
+        .iter()
+        .map(|l| l.as_str())
+        .chain(["certutil -d sql:$HOME/.pki/nssdb -L"])
+        .collect::<Vec<_>>()
+        .join(" && \\\n");
+    let output = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .env("HOME", home.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{script}\n{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("PKCS12 IMPORT SUCCESSFUL"), "{stdout}");
+    let listed = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(name))
+            .map(|l| l[name.len()..].trim().to_owned())
+    };
+    // The organization's own certificate with its key ("u"), the CA trusted
+    // to identify websites ("C").
+    assert_eq!(
+        listed("Safe Harbor Anti-Trafficking Network").as_deref(),
+        Some("u,u,u"),
+        "{stdout}"
+    );
+    assert_eq!(listed("tracewire demo CA").as_deref(), Some("C,,"), "{stdout}");
+}
+
+/// The command lines of a Markdown file's `sh` blocks that the demo prints.
+fn demo_command_lines(markdown: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut in_sh = false;
+    for line in markdown.lines() {
+        match line.trim_end() {
+            "```sh" => in_sh = true,
+            "```" => in_sh = false,
+            line if in_sh && DEMO_COMMANDS.iter().any(|start| line.starts_with(start)) => {
+                lines.push(line.to_owned())
+            }
+            _ => {}
+        }
+    }
+    lines
+}
+
+/// How the demo's printed command lines start (the curl lines, the shell
+/// variables holding tokens, the CLI, and the NSS lines for a browser).
+const DEMO_COMMANDS: [&str; 10] = [
+    "curl ",
+    "TOKEN=",
+    "ADMIN=",
+    "NGO=",
+    "EXCHANGE=",
+    "tracewire import ",
+    "tracewire screen ",
+    "[ -f ",
+    "certutil ",
+    "pk12util ",
+];
+
+/// The docs show the demo's lines as it prints them: docs/demo.md every
+/// printed command line and no other, docs/ngo-analyst.md some of them,
+/// with `tracewire-demo` for the directory, the default ports, and
+/// placeholders for record ids and passwords.
+fn assert_docs_show_the_printed_lines(
+    demo_dir: &Path,
+    demo: &serde_json::Value,
+    printed: &[String],
+    api: u16,
+    ops: u16,
+) {
+    let dir = demo_dir.canonicalize().unwrap().display().to_string();
+    let mut replacements = vec![
+        (dir, "tracewire-demo".to_owned()),
+        (format!("localhost:{api}"), "localhost:8443".to_owned()),
+        (format!("127.0.0.1:{ops}"), "127.0.0.1:9090".to_owned()),
+    ];
+    for (record, placeholder) in [
+        ("red_for_safe_harbor", "<the RED record's id>"),
+        ("amber_strict_for_northwind", "<the AMBER+STRICT record's id>"),
+    ] {
+        let id = demo["records"][record].as_str().unwrap().to_owned();
+        replacements.push((id, placeholder.to_owned()));
+    }
+    for org in demo["organizations"].as_array().unwrap() {
+        let password = org["pkcs12_password"].as_str().unwrap().to_owned();
+        replacements.push((password, "<its password>".to_owned()));
+    }
+    let as_documented = |line: &String| {
+        replacements
+            .iter()
+            .fold(line.clone(), |line, (from, to)| line.replace(from, to))
+    };
+    let printed: Vec<String> = demo_command_lines(&format!("```sh\n{}\n```", printed.join("\n")))
+        .iter()
+        .map(as_documented)
+        .collect();
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    let read = |name: &str| std::fs::read_to_string(docs.join(name)).unwrap();
+    let documented = demo_command_lines(&read("demo.md"));
+    assert_eq!(documented, printed, "docs/demo.md and the demo's lines differ");
+    let analyst = demo_command_lines(&read("ngo-analyst.md"));
+    assert_eq!(analyst.len(), 3);
+    for line in &analyst {
+        assert!(printed.contains(line), "docs/ngo-analyst.md: {line}");
+    }
+}
+
 /// Runs `tracewire demo`, then the curl lines it printed, as a new user would.
 #[test]
 fn demo_curl_lines_work_as_printed() {
@@ -210,6 +366,8 @@ fn demo_curl_lines_work_as_printed() {
         serde_json::from_str(&std::fs::read_to_string(demo_dir.join("demo.json")).unwrap())
             .unwrap();
     assert_eq!(demo["organizations"].as_array().unwrap().len(), 4);
+    assert_browser_files(&demo, &printed);
+    assert_docs_show_the_printed_lines(&demo_dir, &demo, &printed, api, ops);
 
     let commands: Vec<String> = printed
         .iter()

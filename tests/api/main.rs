@@ -13,7 +13,9 @@ mod alerts;
 mod audit;
 mod changes;
 mod cli;
+mod console_browser;
 mod disclosure;
+
 mod errors;
 mod http_parser;
 mod ingest;
