@@ -377,13 +377,13 @@ impl ListQuery {
 ///
 /// The same filters as the list; up to 100,000 records per response. When
 /// more match, the `X-Next-Cursor` header (and a `Link: rel="next"`) gives
-/// the `after` value for the next file. CSV columns: see the README; cells
+/// the `after` value for the next file. CSV columns: see docs/forensic-firm.md; cells
 /// that a spreadsheet would run as formulas get a leading `'`. `format=misp`
 /// is one MISP event (`{"Event": …}`, as pymisp loads it and MISP imports
 /// it): addresses as `btc`/`xmr`/`dash` attributes or `coin-address`
 /// objects, wallets and entities as objects with their relationships as
 /// object references (when both ends are in the same file), sightings,
-/// TLP as `tlp:` tags (see the README).
+/// TLP as `tlp:` tags (see docs/other-platforms.md).
 #[utoipa::path(get, path = "/v1/records/export", tag = "records", operation_id = "export_records",
     params(ListQuery),
     responses((status = 200, description = "CSV (text/csv), JSON lines (application/x-ndjson) or a MISP event (application/json)", content((String = "text/csv"), (String = "application/x-ndjson"), (Object = "application/json")),

@@ -15,6 +15,7 @@ mod changes;
 mod cli;
 mod console_browser;
 mod disclosure;
+mod docs;
 
 mod errors;
 mod http_parser;

@@ -5,7 +5,7 @@
 //! breaks the document may remain.
 //!
 //! Needs `TRACEWIRE_TEST_SCHEMATHESIS`: the `schemathesis` executable of a
-//! venv with the pinned version (`.ci/run` makes one; the README shows how).
+//! venv with the pinned version (`.ci/run` makes one; docs/development.md shows how).
 //! Without it the test says it is skipped, and fails when `CI` is set.
 use crate::helpers::TestBackend;
 use crate::records::{address_record, create, evm, world};
@@ -26,7 +26,7 @@ fn schemathesis() -> Option<String> {
         ),
         _ => {
             eprintln!(
-                "skipped: TRACEWIRE_TEST_SCHEMATHESIS is not set (see the README's schema fuzzer)"
+                "skipped: TRACEWIRE_TEST_SCHEMATHESIS is not set (see docs/development.md)"
             );
             None
         }

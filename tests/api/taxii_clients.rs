@@ -3,7 +3,7 @@
 //! and a bearer token (`tests/taxii/client_flow.py`).
 //!
 //! Needs `TRACEWIRE_TEST_PYTHON`: a Python with pinned `taxii2-client` and
-//! `stix2-validator` (`.ci/run` makes one; the README shows how). Without it
+//! `stix2-validator` (`.ci/run` makes one; docs/development.md shows how). Without it
 //! the test says it is skipped, and fails when `CI` is set, so CI can never
 //! skip it silently.
 use crate::cli::free_port;
@@ -24,7 +24,7 @@ fn python() -> Option<String> {
         ),
         _ => {
             eprintln!(
-                "skipped: TRACEWIRE_TEST_PYTHON is not set (see the README's TAXII client test)"
+                "skipped: TRACEWIRE_TEST_PYTHON is not set (see docs/development.md)"
             );
             None
         }
