@@ -13,6 +13,8 @@ mod alerts;
 mod audit;
 mod changes;
 mod cli;
+mod console;
+mod console_browser;
 mod disclosure;
 mod errors;
 mod http_parser;
