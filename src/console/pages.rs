@@ -121,11 +121,18 @@ impl RecordLink {
     }
 }
 
+/// What is escaped of a record id in a path (ids are UUIDs; anything else
+/// is escaped all the same).
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.');
+
 /// The console page of a record.
 pub fn record_href(id: &str) -> String {
     format!(
         "/console/records/{}",
-        percent_encoding::utf8_percent_encode(id, percent_encoding::NON_ALPHANUMERIC)
+        percent_encoding::utf8_percent_encode(id, PATH_SEGMENT)
     )
 }
 

@@ -15,6 +15,7 @@ mod changes;
 mod cli;
 mod console;
 mod console_browser;
+mod console_pages;
 mod disclosure;
 mod errors;
 mod http_parser;
