@@ -9,6 +9,7 @@
 //! - [`auth`]: mutual-TLS identity, JWT issuing/verification, the `Caller` extractor.
 //! - [`storage`]: the database pool (SQLite or PostgreSQL) and every SQL query.
 //! - [`api`]: HTTP handlers, one module per resource, plus the operations listener.
+//! - [`console`]: the analyst console, server-rendered pages under `/console/`.
 //! - [`error`]: the one place where errors become RFC 9457 problem documents.
 //! - [`pki`]: certificate authority helpers (the `pki` and `demo` commands, and tests).
 pub mod access;
@@ -19,6 +20,7 @@ pub mod auth;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod console;
 pub mod cursor;
 pub mod domain;
 pub mod error;

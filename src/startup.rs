@@ -146,6 +146,7 @@ impl Application {
                 .wrap(Compress::default())
                 .wrap(api::problem_responses())
                 .wrap(from_fn(api::observe))
+                .configure(crate::console::configure)
                 .configure(api::configure_api)
         };
         let api = api_listener_server(

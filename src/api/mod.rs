@@ -438,7 +438,13 @@ pub fn problem_responses<B: MessageBody + 'static>() -> ErrorHandlers<B> {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/taxii+json"));
-        if is_problem || is_taxii || res.status().as_u16() < 400 {
+        // The console answers errors with HTML pages (see `crate::console`).
+        let is_page = res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/html"));
+        if is_problem || is_taxii || is_page || res.status().as_u16() < 400 {
             return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
         }
         let status = res.status();

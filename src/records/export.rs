@@ -42,7 +42,7 @@ pub const CSV_COLUMNS: [&str; 32] = [
 /// A cell that a spreadsheet would run as a formula gets a leading `'`
 /// (the usual defence against CSV injection); nothing tracewire itself
 /// writes starts that way except free text.
-fn cell(value: &str) -> String {
+pub(crate) fn cell(value: &str) -> String {
     match value.chars().next() {
         Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{value}"),
         _ => value.to_owned(),

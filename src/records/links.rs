@@ -12,7 +12,7 @@ use serde_json::json;
 use std::collections::HashMap;
 
 /// Visible, unrevoked records among `ids`, presented for `reader`, by id.
-fn visible_records(
+pub(super) fn visible_records(
     conn: &mut DbConnection,
     reader: &Reader,
     ids: &[String],

@@ -6,6 +6,7 @@
 mod disclosure;
 pub mod export;
 pub mod feed;
+mod graph;
 mod input;
 mod links;
 mod reads;
@@ -14,6 +15,7 @@ pub mod sightings;
 mod view;
 
 pub(crate) use disclosure::Disclosure;
+pub use graph::{neighbourhood, GraphLink, Neighbourhood};
 pub use input::{AudienceInput, RecordInput};
 pub(crate) use links::walk_from_address;
 pub use links::{attribution, relationships, AttributionPath, LinkedRecord};

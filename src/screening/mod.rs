@@ -23,6 +23,7 @@ use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use utoipa::ToSchema;
 
+pub mod export;
 pub mod private;
 
 /// The most addresses one bulk screening request may carry.

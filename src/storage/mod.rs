@@ -29,6 +29,7 @@ pub mod audit;
 pub mod certificates;
 pub mod changes;
 pub mod communities;
+pub mod console;
 pub mod health;
 pub mod idempotency;
 pub mod organizations;

@@ -499,6 +499,29 @@ pub fn links_touching(conn: &mut DbConnection, record_id: &str) -> StorageResult
         .load(conn)?)
 }
 
+/// The links touching any of `record_ids` (either end), by relationship id.
+pub fn links_touching_any(
+    conn: &mut DbConnection,
+    record_ids: &[String],
+) -> StorageResult<Vec<LinkRow>> {
+    let mut rows = Vec::new();
+    for chunk in record_ids.chunks(INSERT_CHUNK) {
+        rows.extend(
+            record_links::table
+                .filter(
+                    record_links::from_id
+                        .eq_any(chunk)
+                        .or(record_links::to_id.eq_any(chunk)),
+                )
+                .select(LinkRow::as_select())
+                .load(conn)?,
+        );
+    }
+    rows.sort_by(|a, b| a.relationship_id.cmp(&b.relationship_id));
+    rows.dedup_by(|a, b| a.relationship_id == b.relationship_id);
+    Ok(rows)
+}
+
 /// What the alert consumer needs to match a record: its kind and link key.
 pub fn match_info(
     conn: &mut DbConnection,

@@ -181,6 +181,26 @@ diesel::table! {
 }
 
 diesel::table! {
+    console_sessions (id_hash) {
+        id_hash -> Text,
+        organization_id -> Text,
+        client_id -> Text,
+        certificate_fingerprint -> Text,
+        scopes -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    console_feed_positions (client_id) {
+        client_id -> Text,
+        cursor -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     stix_imports (organization_id, stix_id) {
         organization_id -> Text,
         stix_id -> Text,
@@ -295,6 +315,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     taxii_statuses,
     server_secrets,
     stix_imports,
+    console_sessions,
+    console_feed_positions,
     watch_entries,
     watch_keys,
     alert_consumer,

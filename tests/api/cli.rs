@@ -201,7 +201,7 @@ fn assert_browser_files(demo: &serde_json::Value, printed: &[String]) {
         let chain = parsed.ca.unwrap();
         assert_eq!(chain.get(0).unwrap().to_der().unwrap(), ca.to_der().unwrap());
     }
-    if !crate::console_browser::nss_tools_present() {
+    if !crate::console_chromium::nss_tools_present() {
         return;
     }
     let nss_lines: Vec<&String> = printed

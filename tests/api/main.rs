@@ -13,10 +13,12 @@ mod alerts;
 mod audit;
 mod changes;
 mod cli;
+mod console;
 mod console_browser;
+mod console_chromium;
+mod console_pages;
 mod disclosure;
 mod docs;
-
 mod errors;
 mod http_parser;
 mod ingest;

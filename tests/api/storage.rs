@@ -250,6 +250,7 @@ crate::on_both_backends!(
     migrations_are_idempotent_and_values_round_trip,
     upgrading_keeps_registrations_in_effect,
     upgrading_gives_older_records_their_screening_buckets,
+    upgrading_adds_console_sessions_for_existing_clients,
 );
 
 #[test]
@@ -340,4 +341,71 @@ fn postgres_connections_can_use_tls() {
         .get_result::<SslState>(pg)
         .unwrap();
     assert!(state.ssl, "the connection is not encrypted");
+}
+
+/// A database made before the console keeps its organizations and
+/// clients when upgraded, and the console's new tables work at once: a
+/// session for a client written before the upgrade, and its feed position.
+async fn upgrading_adds_console_sessions_for_existing_clients(backend: TestBackend) {
+    use tracewire::storage::console;
+    let dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::create(&backend, dir.path());
+    migrate_to_before(&database.url, "2026-12-03");
+    let connect = || {
+        Database::connect(
+            &DatabaseUrl::parse(&database.url).unwrap(),
+            1,
+            Duration::from_secs(10),
+        )
+        .unwrap()
+    };
+    {
+        let db = connect();
+        let mut conn = db.get().unwrap();
+        for statement in [
+            "INSERT INTO organizations (id, name, org_type, certificate_subject, created_at, disabled_at) \
+             VALUES ('safeharbor', 'Safe Harbor', 'ngo', NULL, '2026-12-02 10:00:00', NULL)",
+            "INSERT INTO api_clients (id, organization_id, name, scopes, created_at, disabled_at, pending_until) \
+             VALUES ('safeharbor-client', 'safeharbor', 'Safe Harbor', 'indicators:read', '2026-12-02 10:00:00', NULL, NULL)",
+        ] {
+            diesel::sql_query(statement).execute(&mut *conn).unwrap();
+        }
+    }
+    let db = connect();
+    let applied = db.migrate().unwrap();
+    assert!(
+        applied.iter().any(|m| m.starts_with("20261203")),
+        "{applied:?}"
+    );
+    let mut conn = db.get().unwrap();
+    let at = tracewire::storage::now();
+    let row = console::SessionRow {
+        id_hash: "ab".repeat(32),
+        organization_id: "safeharbor".into(),
+        client_id: "safeharbor-client".into(),
+        certificate_fingerprint: "cd".repeat(32),
+        scopes: "indicators:read".into(),
+        created_at: at,
+        last_seen_at: at,
+    };
+    console::insert_session(&mut conn, &row).unwrap();
+    assert_eq!(
+        console::find_session(&mut conn, &row.id_hash).unwrap(),
+        Some(row.clone())
+    );
+    console::set_feed_position(&mut conn, "safeharbor-client", "c1", at).unwrap();
+    console::set_feed_position(&mut conn, "safeharbor-client", "c2", at).unwrap();
+    assert_eq!(
+        console::feed_position(&mut conn, "safeharbor-client")
+            .unwrap()
+            .as_deref(),
+        Some("c2")
+    );
+    assert!(console::delete_session(&mut conn, &row.id_hash).unwrap());
+    assert_eq!(
+        organizations::find(&mut conn, &OrganizationId::parse("safeharbor").unwrap())
+            .unwrap()
+            .name,
+        "Safe Harbor"
+    );
 }

@@ -1,5 +1,5 @@
 """Drives Debian's Chromium through the analyst console, as an NGO analyst
-would, for tests/api/console_browser.rs.
+would, for tests/api/console_chromium.rs.
 
 The browser runs with HOME set to a directory whose NSS database
 ($HOME/.pki/nssdb) trusts the test CA and holds the organization's

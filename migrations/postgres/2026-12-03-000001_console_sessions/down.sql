@@ -1,0 +1,2 @@
+DROP TABLE console_feed_positions;
+DROP TABLE console_sessions;
