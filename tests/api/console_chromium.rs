@@ -136,7 +136,17 @@ fn nss_home(app: &TestApp, org: Option<&TestOrg>) -> tempfile::TempDir {
     let ca = app.pki.dir.join("ca.pem");
     run(
         "certutil",
-        &["-A", "-d", &db, "-n", TEST_CA_CN, "-t", "C,,", "-i", ca.to_str().unwrap()],
+        &[
+            "-A",
+            "-d",
+            &db,
+            "-n",
+            TEST_CA_CN,
+            "-t",
+            "C,,",
+            "-i",
+            ca.to_str().unwrap(),
+        ],
     );
     if let Some(org) = org {
         let password = tracewire::pki::random_password();
@@ -239,9 +249,17 @@ fn decode_png(bytes: &[u8]) -> (usize, usize, Vec<[u8; 3]>) {
         let (filter, line) = (row[0], &row[1..]);
         let mut current = vec![0u8; stride];
         for i in 0..stride {
-            let left = if i >= channels { current[i - channels] } else { 0 };
+            let left = if i >= channels {
+                current[i - channels]
+            } else {
+                0
+            };
             let up = previous[i];
-            let up_left = if i >= channels { previous[i - channels] } else { 0 };
+            let up_left = if i >= channels {
+                previous[i - channels]
+            } else {
+                0
+            };
             let predicted = match filter {
                 0 => 0,
                 1 => left,
@@ -279,7 +297,7 @@ fn assert_real_screenshot(path: &str) {
     let bytes = std::fs::read(path).unwrap();
     assert!(bytes.len() > 5 * 1024, "{path}: {} bytes", bytes.len());
     let (width, height, pixels) = decode_png(&bytes);
-    assert!(width >= 200 && height >= 100, "{path}: {width}x{height}");
+    assert!(width >= 200 && height >= 50, "{path}: {width}x{height}");
     let mut counts = std::collections::HashMap::new();
     for pixel in &pixels {
         *counts.entry(*pixel).or_insert(0usize) += 1;
@@ -338,3 +356,150 @@ async fn browser_presents_the_imported_certificate() {
         "{seen}"
     );
 }
+
+/// An NGO analyst, in a real browser with the organization's certificate:
+/// signs in, screens an address (typed in upper case), opens the record it
+/// matched (Acme's RED address shared with the NGO) and its graph (wallet
+/// and entity), reports a sighting of it shared with Acme only, and signs
+/// out. Each page's screenshot is a real picture of the page; the texts
+/// name the address, the TLP in words and the sighting; the sighting is
+/// stored as the NGO's, where Acme reads it.
+async fn analyst_in_a_browser(backend: TestBackend) {
+    let Some(browser) = browser() else { return };
+    let name = match backend {
+        TestBackend::Sqlite => "sqlite",
+        TestBackend::Postgres(_) => "postgres",
+    };
+    let app = TestApp::spawn(backend).await;
+    let acme = app.add_org(
+        "acme",
+        OrganizationType::Forensics,
+        "indicators:read indicators:write",
+    );
+    let ngo = app.add_org(
+        "ngo",
+        OrganizationType::Ngo,
+        "indicators:read sightings:write",
+    );
+    let address = "0x52908400098527886e0f7030069857d2e4169ee7";
+    let sharing =
+        json!({"tlp": "red", "audience": {"organizations": ["ngo"]}, "method": "investigation"});
+    let with = |mut item: Value| {
+        item.as_object_mut()
+            .unwrap()
+            .extend(sharing.as_object().unwrap().clone());
+        item
+    };
+    let ends = crate::records::create(&app, &acme, vec![
+        with(json!({"kind": "address", "chain": "eth", "address": address,
+                    "categories": ["human_trafficking"], "confidence": 80,
+                    "description": "Payment address in a recruitment ad"})),
+        with(json!({"kind": "wallet", "chain": "eth", "name": "Recruiter cluster",
+                    "categories": ["human_trafficking"], "confidence": 70})),
+        with(json!({"kind": "entity", "name": "Trafficking network X", "entity_type": "criminal_group",
+                    "categories": ["human_trafficking"], "confidence": 60})),
+    ])
+    .await;
+    assert_eq!(ends.status, 201, "{}", ends.body);
+    let ids: Vec<String> = ends.body["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| id.as_str().unwrap().to_owned())
+        .collect();
+    let links = crate::records::create(&app, &acme, vec![
+        with(json!({"kind": "relationship", "relation": "member_of", "from": ids[0], "to": ids[1],
+                    "categories": ["human_trafficking"], "confidence": 70})),
+        with(json!({"kind": "relationship", "relation": "attributed_to", "from": ids[1], "to": ids[2],
+                    "categories": ["human_trafficking"], "confidence": 60})),
+    ])
+    .await;
+    assert_eq!(links.status, 201, "{}", links.body);
+
+    let home = nss_home(&app, Some(&ngo));
+    let shots = screenshots(name);
+    let config = json!({
+        "mode": "console", "base_url": format!("https://localhost:{}", app.api_port),
+        "home": home.path(), "screenshots": shots,
+        "address_typed": address.to_uppercase().replace("0X", "0x"), "record_id": ids[0],
+        "seen_at": "2026-11-30T09:30", "sighting_notes": "Seen again in a new ad, city centre",
+        "share_with": "acme",
+    });
+    let report = drive(&browser, config).await.unwrap();
+    let pages: Vec<&Value> = report["pages"].as_array().unwrap().iter().collect();
+    let page = |name: &str| -> &Value {
+        pages
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("no page {name}: {report:#}"))
+    };
+    let text = |name: &str| page(name)["text"].as_str().unwrap().to_owned();
+    assert_eq!(pages.len(), 8, "{report:#}");
+    for page in &pages {
+        assert_real_screenshot(page["screenshot"].as_str().unwrap());
+        assert!(
+            page["title"].as_str().unwrap().contains("tracewire"),
+            "{}",
+            page["title"]
+        );
+    }
+    assert!(text("01-signin").contains("ngo"), "{}", text("01-signin"));
+    let lookup = text("02-lookup");
+    assert!(lookup.to_lowercase().contains(address), "{lookup}");
+    assert!(
+        lookup.contains("MATCH") && lookup.contains("TLP:RED"),
+        "{lookup}"
+    );
+    let record = text("03-record");
+    assert!(
+        record.to_lowercase().contains(address) && record.contains("TLP:RED"),
+        "{record}"
+    );
+    assert!(
+        record.contains("Payment address in a recruitment ad"),
+        "{record}"
+    );
+    let graph = text("04-graph");
+    assert!(
+        graph.contains("Recruiter cluster") && graph.contains("Trafficking network X"),
+        "{graph}"
+    );
+    let graph_html = page("04-graph")["html"].as_str().unwrap();
+    assert!(
+        graph_html.contains(&ids[1]) && graph_html.contains(&ids[2]),
+        "{graph_html}"
+    );
+    let reported = text("06-sighting-reported");
+    assert!(
+        reported.contains("Seen again in a new ad, city centre") && reported.contains("TLP:AMBER"),
+        "{reported}"
+    );
+    assert!(
+        text("07-signed-out").contains("Sign in"),
+        "{}",
+        text("07-signed-out")
+    );
+    assert!(
+        !text("08-after-signout").contains("Sign out"),
+        "{}",
+        text("08-after-signout")
+    );
+
+    // The sighting is stored as the NGO's, and Acme reads it.
+    let token = app.token(&acme).await;
+    let sightings = app
+        .get(
+            &acme,
+            &format!("/v1/records/{}/sightings", ids[0]),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(sightings.status, 200, "{}", sightings.body);
+    let listed = sightings.body["sightings"].to_string();
+    assert!(
+        listed.contains("Seen again in a new ad, city centre") && listed.contains("\"ngo\""),
+        "{listed}"
+    );
+}
+
+crate::on_both_backends!(analyst_in_a_browser);

@@ -15,6 +15,7 @@ whole flow). Prints one JSON object: the pages visited, each with its name,
 URL, title, visible text and screenshot file. The Rust test asserts on it.
 """
 
+import base64
 import json
 import os
 import sys
@@ -77,14 +78,20 @@ class Flow:
         """Screenshot of the whole page (or one element), and its text."""
         path = os.path.join(self.config["screenshots"], name + ".png")
         if element is None:
-            # The full page, not only the window: set the window to the
-            # page's height first.
-            height = self.driver.execute_script(
-                "return Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)"
+            # The full page, not only the window (Chromium's DevTools
+            # protocol captures beyond the viewport).
+            size = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+            shot = self.driver.execute_cdp_cmd(
+                "Page.captureScreenshot",
+                {
+                    "format": "png",
+                    "captureBeyondViewport": True,
+                    "clip": {"x": 0, "y": 0, "width": size["width"],
+                             "height": min(size["height"], 8000), "scale": 1},
+                },
             )
-            self.driver.set_window_size(1280, max(1000, min(int(height) + 40, 6000)))
-            self.driver.save_screenshot(path)
-            self.driver.set_window_size(1280, 1000)
+            with open(path, "wb") as f:
+                f.write(base64.b64decode(shot["data"]))
             text = self.driver.find_element(By.TAG_NAME, "body").text
         else:
             self.driver.execute_script("arguments[0].scrollIntoView()", element)
@@ -171,8 +178,12 @@ def main():
     try:
         getattr(flow, config["mode"])()
     except Exception as error:  # report where it stopped, with what was seen
+        try:
+            seen = driver.find_element(By.TAG_NAME, "body").text
+        except Exception as unreadable:
+            seen = repr(unreadable)
         print(json.dumps({"error": repr(error), "url": driver.current_url, "pages": flow.pages,
-                          "source": driver.page_source[:4000]}))
+                          "text": seen}))
         driver.quit()
         sys.exit(1)
     driver.quit()
