@@ -399,7 +399,13 @@ fn print_instructions(dir: &Path, demo: &DemoFile) {
     let files: Vec<(&str, &Path, &str)> = demo
         .organizations
         .iter()
-        .map(|o| (o.id.as_str(), o.pkcs12.as_path(), o.pkcs12_password.as_str()))
+        .map(|o| {
+            (
+                o.id.as_str(),
+                o.pkcs12.as_path(),
+                o.pkcs12_password.as_str(),
+            )
+        })
         .collect();
     super::demo_browser::print_instructions(api, &demo.ca_cert, &files);
 }

@@ -16,11 +16,7 @@ pub struct BrowserFile {
 /// and the demo CA (mode 0600, it holds the key). The password is kept in
 /// `<pki>/<org>.p12-password` (0600), so running the demo again rewrites
 /// the file from the current certificate under the same password.
-pub fn write_pkcs12(
-    pki: &Path,
-    org_id: &str,
-    friendly_name: &str,
-) -> anyhow::Result<BrowserFile> {
+pub fn write_pkcs12(pki: &Path, org_id: &str, friendly_name: &str) -> anyhow::Result<BrowserFile> {
     let read = |name: String| {
         let path = pki.join(name);
         std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))
@@ -49,7 +45,9 @@ pub fn write_pkcs12(
 /// and password, and Safe Harbor's analyst as the worked example.
 /// `files` holds (organization, PKCS#12 file, password).
 pub fn print_instructions(api_url: &str, ca: &Path, files: &[(&str, &Path, &str)]) {
-    println!("\n# In a browser: the analyst console at {api_url}/console/ asks for the organization's");
+    println!(
+        "\n# In a browser: the analyst console at {api_url}/console/ asks for the organization's"
+    );
     println!("#   certificate. Each organization's certificate and key, with the demo CA, is a PKCS#12 file:");
     for (org, path, password) in files {
         println!("#     {org}: {}  password {password}", path.display());
@@ -67,7 +65,9 @@ pub fn print_instructions(api_url: &str, ca: &Path, files: &[(&str, &Path, &str)
         "#     Your Certificates > Import...: {} with its password.",
         example.display()
     );
-    println!("#   Chromium: Settings > Privacy and security > Security > Manage certificates: import");
+    println!(
+        "#   Chromium: Settings > Privacy and security > Security > Manage certificates: import"
+    );
     println!("#     ca.pem as a trusted authority for websites, and the .p12 file under your certificates.");
     println!("#   Chromium on Linux, from a shell (its NSS database; created first if Chromium never ran):");
     println!(
@@ -81,5 +81,7 @@ pub fn print_instructions(api_url: &str, ca: &Path, files: &[(&str, &Path, &str)
         "pk12util -d sql:$HOME/.pki/nssdb -i {} -W {password}",
         example.display(),
     );
-    println!("#   Restart the browser, open {api_url}/console/ and choose the certificate \"{org}\".");
+    println!(
+        "#   Restart the browser, open {api_url}/console/ and choose the certificate \"{org}\"."
+    );
 }

@@ -199,14 +199,21 @@ fn assert_browser_files(demo: &serde_json::Value, printed: &[String]) {
         );
         assert!(cert.public_key().unwrap().public_eq(&parsed.pkey.unwrap()));
         let chain = parsed.ca.unwrap();
-        assert_eq!(chain.get(0).unwrap().to_der().unwrap(), ca.to_der().unwrap());
+        assert_eq!(
+            chain.get(0).unwrap().to_der().unwrap(),
+            ca.to_der().unwrap()
+        );
     }
     if !crate::console_chromium::nss_tools_present() {
         return;
     }
     let nss_lines: Vec<&String> = printed
         .iter()
-        .filter(|l| ["[ -f ", "certutil ", "pk12util "].iter().any(|s| l.starts_with(s)))
+        .filter(|l| {
+            ["[ -f ", "certutil ", "pk12util "]
+                .iter()
+                .any(|s| l.starts_with(s))
+        })
         .collect();
     assert_eq!(nss_lines.len(), 3, "{printed:#?}");
     let home = tempfile::tempdir().unwrap();
@@ -242,7 +249,11 @@ fn assert_browser_files(demo: &serde_json::Value, printed: &[String]) {
         Some("u,u,u"),
         "{stdout}"
     );
-    assert_eq!(listed("tracewire demo CA").as_deref(), Some("C,,"), "{stdout}");
+    assert_eq!(
+        listed("tracewire demo CA").as_deref(),
+        Some("C,,"),
+        "{stdout}"
+    );
 }
 
 /// The command lines of a Markdown file's `sh` blocks that the demo prints.
@@ -296,7 +307,10 @@ fn assert_docs_show_the_printed_lines(
     ];
     for (record, placeholder) in [
         ("red_for_safe_harbor", "<the RED record's id>"),
-        ("amber_strict_for_northwind", "<the AMBER+STRICT record's id>"),
+        (
+            "amber_strict_for_northwind",
+            "<the AMBER+STRICT record's id>",
+        ),
     ] {
         let id = demo["records"][record].as_str().unwrap().to_owned();
         replacements.push((id, placeholder.to_owned()));
@@ -317,7 +331,10 @@ fn assert_docs_show_the_printed_lines(
     let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
     let read = |name: &str| std::fs::read_to_string(docs.join(name)).unwrap();
     let documented = demo_command_lines(&read("demo.md"));
-    assert_eq!(documented, printed, "docs/demo.md and the demo's lines differ");
+    assert_eq!(
+        documented, printed,
+        "docs/demo.md and the demo's lines differ"
+    );
     let analyst = demo_command_lines(&read("ngo-analyst.md"));
     assert_eq!(analyst.len(), 3);
     for line in &analyst {

@@ -125,6 +125,9 @@ fn readme_is_short_and_names_every_guide() {
         "other-platforms.md",
     ] {
         assert!(readme.contains(&format!("(docs/{guide})")), "{guide}");
-        assert!(Path::new(&root().join("docs").join(guide)).exists(), "{guide}");
+        assert!(
+            Path::new(&root().join("docs").join(guide)).exists(),
+            "{guide}"
+        );
     }
 }

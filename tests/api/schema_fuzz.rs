@@ -25,9 +25,7 @@ fn schemathesis() -> Option<String> {
              (.ci/run makes the venv and sets it)"
         ),
         _ => {
-            eprintln!(
-                "skipped: TRACEWIRE_TEST_SCHEMATHESIS is not set (see docs/development.md)"
-            );
+            eprintln!("skipped: TRACEWIRE_TEST_SCHEMATHESIS is not set (see docs/development.md)");
             None
         }
     }

@@ -23,9 +23,7 @@ fn python() -> Option<String> {
              (.ci/run makes the venv and sets it)"
         ),
         _ => {
-            eprintln!(
-                "skipped: TRACEWIRE_TEST_PYTHON is not set (see docs/development.md)"
-            );
+            eprintln!("skipped: TRACEWIRE_TEST_PYTHON is not set (see docs/development.md)");
             None
         }
     }
