@@ -16,6 +16,7 @@ mod cli;
 mod console;
 mod console_browser;
 mod console_pages;
+mod console_records;
 mod disclosure;
 mod errors;
 mod http_parser;
