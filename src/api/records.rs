@@ -242,7 +242,7 @@ enum ExportFormat {
 }
 
 impl ListQuery {
-    fn into_filter(self) -> Result<(RecordFilter, i64), ApiError> {
+    pub(crate) fn into_filter(self) -> Result<(RecordFilter, i64), ApiError> {
         self.into_filter_for(QueryUse::List)
             .map(|(filter, limit, _)| (filter, limit))
     }

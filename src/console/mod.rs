@@ -12,14 +12,17 @@
 //! not part of the API contract and not in the OpenAPI document. Page map:
 //! `docs/console.md`.
 mod error;
+mod feed;
 mod forms;
 mod graph;
 mod lookup;
 mod pages;
 mod record;
+mod search;
 pub mod session;
 mod sighting;
 mod signin;
+mod submit;
 
 pub use error::ConsoleError;
 
@@ -74,9 +77,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(signin::signout)
                 .service(lookup::lookup)
                 .service(lookup::screen_list)
+                .service(search::search)
+                .service(search::export)
+                .service(feed::new_for_me)
                 .service(record::record_page)
                 .service(sighting::sighting_form)
                 .service(sighting::report_sighting)
+                .service(submit::submit_form_page)
+                .service(submit::submit)
+                .service(submit::import_form)
+                .service(submit::import_csv)
                 .default_service(web::to(not_found)),
         );
 }

@@ -3,6 +3,7 @@
 //! back (`reads`), walking their links (`links`), and what a reader sees of
 //! them (`disclosure`, which every read path renders through). Handlers in
 //! `crate::api::records` stay thin around these functions.
+mod batch;
 mod disclosure;
 pub mod export;
 pub mod feed;
@@ -14,6 +15,7 @@ mod rows;
 pub mod sightings;
 mod view;
 
+pub use batch::check_batch;
 pub(crate) use disclosure::Disclosure;
 pub use graph::{neighbourhood, GraphLink, Neighbourhood};
 pub use input::{AudienceInput, RecordInput};
@@ -222,40 +224,7 @@ fn store_batch(
     idempotency: Option<&IdempotencyKey>,
     only: Option<RecordKind>,
 ) -> Result<Vec<RecordView>, RecordError> {
-    if items.is_empty() || items.len() > MAX_BATCH {
-        return Err(RecordError::Validation(vec![FieldError::new(
-            "items",
-            format!("a batch holds 1 to {MAX_BATCH} items (got {})", items.len()),
-        )]));
-    }
-    let mut errors = Vec::new();
-    let mut parsed = Vec::with_capacity(items.len());
-    for (index, item) in items.into_iter().enumerate() {
-        match serde_json::from_value::<RecordInput>(item) {
-            Ok(input) => match input.parse(index) {
-                Ok(record) if only.is_some_and(|kind| kind != record.body.kind()) => {
-                    let wanted = only.map(RecordKind::as_str).unwrap_or_default();
-                    errors.push(field(
-                        index,
-                        "kind",
-                        format!(
-                            "only {wanted} records are accepted here, not {}",
-                            record.body.kind()
-                        ),
-                    ))
-                }
-                Ok(record) => parsed.push((index, record)),
-                Err(mut item_errors) => errors.append(&mut item_errors),
-            },
-            Err(e) => errors.push(field(index, "item", e.to_string())),
-        }
-    }
-    for (_, record) in &parsed {
-        require_write_scope(caller, record.body.kind())?;
-    }
-    if !errors.is_empty() {
-        return Err(RecordError::Validation(errors));
-    }
+    let parsed = batch::parse_batch(caller, items, only)?;
 
     conn.transaction(|conn| {
         change_log::lock_for_write(conn)?;
@@ -334,7 +303,7 @@ fn store_batch(
 /// Audience members must exist; relationship ends, the records sightings
 /// name and `derived_from` must be records the submitter can see, with
 /// kinds that fit.
-fn check_references(
+pub(super) fn check_references(
     conn: &mut DbConnection,
     reader: &Reader,
     parsed: &[(usize, input::ParsedRecord)],

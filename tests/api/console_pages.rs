@@ -8,21 +8,21 @@ use crate::helpers::TestBackend;
 use crate::records::create;
 use serde_json::{json, Value};
 
-const RED_ADDRESS: &str = "0x00000000000000000000000000000000deadbeef";
-const RED_ENTITY: &str = "Lantern Ring Syndicate";
+pub const RED_ADDRESS: &str = "0x00000000000000000000000000000000deadbeef";
+pub const RED_ENTITY: &str = "Lantern Ring Syndicate";
 const WALLET: &str = "Harbour Road wallet";
 
 /// Acme's records: a RED address and a RED entity shared with Safe Harbor
 /// (the address attributed to the entity, RED too), and a CLEAR wallet
 /// with a RED relationship to the entity.
-struct Fixture {
-    o: Orgs,
-    red_address: String,
-    red_entity: String,
-    wallet: String,
+pub struct Fixture {
+    pub o: Orgs,
+    pub red_address: String,
+    pub red_entity: String,
+    pub wallet: String,
 }
 
-fn ids(reply: &crate::helpers::Reply) -> Vec<String> {
+pub fn ids(reply: &crate::helpers::Reply) -> Vec<String> {
     assert_eq!(reply.status, 201, "{}", reply.body);
     reply.body["ids"]
         .as_array()
@@ -32,7 +32,7 @@ fn ids(reply: &crate::helpers::Reply) -> Vec<String> {
         .collect()
 }
 
-async fn fixture(backend: TestBackend) -> Fixture {
+pub async fn fixture(backend: TestBackend) -> Fixture {
     let o = orgs(backend).await;
     let red = json!({ "organizations": ["safeharbor"] });
     let made = ids(&create(
@@ -75,7 +75,7 @@ async fn fixture(backend: TestBackend) -> Fixture {
 }
 
 impl Fixture {
-    fn assert_no_trace(&self, page: &Page, what: &str) {
+    pub fn assert_no_trace(&self, page: &Page, what: &str) {
         for secret in [
             self.red_address.as_str(),
             self.red_entity.as_str(),
@@ -400,6 +400,12 @@ async fn every_page_renders_as_accessible_html(backend: TestBackend) {
         format!("/console/lookup?address={RED_ADDRESS}"),
         format!("/console/records/{}", f.red_address),
         format!("/console/sightings/new?of={}", f.red_address),
+        "/console/sightings/new".to_owned(),
+        "/console/records".to_owned(),
+        "/console/records?q=lantern&kind=entity".to_owned(),
+        "/console/new".to_owned(),
+        "/console/submit".to_owned(),
+        "/console/import".to_owned(),
     ];
     for path in &pages {
         let page = acme.get(path).await;

@@ -17,6 +17,7 @@ mod console;
 mod console_browser;
 mod console_chromium;
 mod console_pages;
+mod console_records;
 mod disclosure;
 mod docs;
 mod errors;
