@@ -8,6 +8,7 @@
 //! * `lookup`: single screening lookups from many keep-alive connections,
 //!   half hits and half misses, next to the same load on `GET /v1/whoami`
 //!   (the floor: TLS + JWT and nothing else);
+//! * `console`: the analyst console's record page (see `bench_console`);
 //! * `screen`: bulk screening, 10,000 addresses per request (`--private`:
 //!   beside private screening of the same addresses).
 //!
@@ -33,6 +34,9 @@ pub enum BenchCommand {
     /// A large watchlist while another organization ingests: alerts and
     /// their delivery delay to a local HTTPS receiver (on a demo deployment).
     Alerts(super::bench_alerts::AlertsArgs),
+    /// The console's record page for a record with 50 relationships:
+    /// render time p50/p99 beside the JSON read of the same record.
+    Console(super::bench_console::ConsoleArgs),
 }
 
 #[derive(Debug, Args)]
@@ -381,6 +385,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Lookup(args) => lookup(args).await,
         BenchCommand::Screen(args) => screen(args).await,
         BenchCommand::Alerts(args) => super::bench_alerts::alerts(args).await,
+        BenchCommand::Console(args) => super::bench_console::console(args).await,
     }
 }
 

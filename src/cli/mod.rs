@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod bench;
 pub mod bench_alerts;
+pub mod bench_console;
 pub mod demo;
 pub mod demo_alerts;
 pub mod demo_browser;

@@ -3,6 +3,7 @@
 //! downloaded as CSV. Both call `crate::screening::screen`, as the API does.
 use super::pages::{self, Chrome, RecordLink};
 use super::session::Session;
+use super::upload;
 use super::ConsoleError;
 use crate::domain::Scope;
 use crate::error::FieldError;
@@ -170,11 +171,11 @@ pub async fn screen_list(
     req: HttpRequest,
     session: Session,
     db: web::Data<Database>,
-    form: web::Form<BulkForm>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ConsoleError> {
+    let form: BulkForm = upload::decode(upload::fields(&req, &body)?, &[], Some("addresses"))?;
     session.check_post(&req, &form.csrf)?;
     session.require(Scope::IndicatorsRead)?;
-    let form = form.into_inner();
     let items = bulk_items(&form.chain, &form.addresses);
     if items.is_empty() || items.len() > MAX_SCREEN_BATCH {
         return Err(ConsoleError::validation(vec![FieldError::new(

@@ -23,6 +23,7 @@ pub mod session;
 mod sighting;
 mod signin;
 mod submit;
+mod upload;
 
 pub use error::ConsoleError;
 

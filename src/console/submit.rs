@@ -7,9 +7,10 @@
 use super::forms::{self, Choice, SharingForm};
 use super::pages::{self, Chrome};
 use super::session::Session;
+use super::upload;
 use super::ConsoleError;
 use crate::domain::{RecordKind, Scope};
-use crate::error::{ApiError, FieldError};
+use crate::error::FieldError;
 use crate::import::{self, Defaults};
 use crate::records::{self, RecordError, MAX_BATCH};
 use crate::storage::Database;
@@ -105,27 +106,6 @@ impl SubmitForm {
     }
 }
 
-/// The form's fields, with repeated `categories` checkboxes joined (an
-/// HTML form sends one pair per ticked box).
-fn submit_form(body: &[u8]) -> Result<SubmitForm, ConsoleError> {
-    let mut pairs: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
-    let categories: Vec<String> = pairs
-        .iter()
-        .filter(|(k, _)| k == "categories")
-        .map(|(_, v)| v.clone())
-        .collect();
-    pairs.retain(|(k, _)| k != "categories");
-    pairs.push(("categories".into(), categories.join(",")));
-    let encoded = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish();
-    serde_urlencoded::from_str(&encoded).map_err(|e| {
-        ConsoleError::Api(ApiError::BadRequest(format!(
-            "the form could not be read: {e}"
-        )))
-    })
-}
-
 fn render_submit(
     session: &Session,
     form: SubmitForm,
@@ -177,7 +157,7 @@ pub async fn submit(
     db: web::Data<Database>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ConsoleError> {
-    let form = submit_form(&body)?;
+    let form: SubmitForm = upload::decode(upload::fields(&req, &body)?, &["categories"], None)?;
     session.check_post(&req, &form.csrf)?;
     session.require(Scope::IndicatorsWrite)?;
     if form.kind == RecordKind::Sighting.as_str() || form.kind == RecordKind::Relationship.as_str()
@@ -363,11 +343,11 @@ pub async fn import_csv(
     req: HttpRequest,
     session: Session,
     db: web::Data<Database>,
-    form: web::Form<ImportForm>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ConsoleError> {
+    let form: ImportForm = upload::decode(upload::fields(&req, &body)?, &[], Some("csv"))?;
     session.check_post(&req, &form.csrf)?;
     session.require(Scope::IndicatorsWrite)?;
-    let form = form.into_inner();
     let confirm = form.step == "confirm";
     let caller = session.caller.clone();
     let checked = form.clone();

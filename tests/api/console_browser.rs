@@ -116,6 +116,29 @@ impl<'a> Browser<'a> {
         Self::read(request.send_form(&form)).await
     }
 
+    /// A `multipart/form-data` POST, as a form with a file input sends it:
+    /// the fields, then `file` holding `content` (as `list.csv`).
+    pub async fn post_file(&self, path: &str, fields: &[(&str, &str)], content: &str) -> Page {
+        let boundary = "----tracewire-test-boundary";
+        let mut body = String::new();
+        for (name, value) in fields {
+            body.push_str(&format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            ));
+        }
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"list.csv\"\r\nContent-Type: text/csv\r\n\r\n{content}\r\n--{boundary}--\r\n"
+        ));
+        let request = self
+            .with_cookie(self.client.post(self.app.url(path)))
+            .insert_header(("Origin", self.origin()))
+            .insert_header((
+                "Content-Type",
+                format!("multipart/form-data; boundary={boundary}"),
+            ));
+        Self::read(request.send_body(body)).await
+    }
+
     /// Signs in as `client_id`; returns the sign-in response (a 303).
     pub async fn sign_in_as(&mut self, client_id: &str) -> Page {
         let page = self

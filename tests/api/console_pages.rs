@@ -238,6 +238,32 @@ async fn lookup_and_list_screening_with_a_csv_download(backend: TestBackend) {
     assert_eq!(&rows[1][3], "false");
     assert!(!rows[2][12].is_empty(), "the invalid line says why");
 
+    // The same list uploaded as a file (the form's file input).
+    let uploaded = ngo
+        .post_file(
+            "/console/screen",
+            &[
+                ("csrf", token.as_str()),
+                ("addresses", ""),
+                ("format", "html"),
+            ],
+            &list,
+        )
+        .await;
+    let body = uploaded.html(200);
+    assert!(
+        body.contains("3 address(es) screened, <strong>1</strong> matched"),
+        "{body}"
+    );
+    let no_token = ngo
+        .post_file(
+            "/console/screen",
+            &[("addresses", ""), ("format", "csv")],
+            &list,
+        )
+        .await;
+    no_token.html(403);
+
     // Northwind's download of the same list: nothing of the RED records.
     let mut exchange = Browser::new(&f.o.app, &f.o.northwind.certificate);
     exchange.sign_in(&f.o.northwind).await;

@@ -258,6 +258,30 @@ async fn records_submitted_and_imported_through_the_console(backend: TestBackend
         page.body
     );
     assert_eq!(records_count(&f.o.app), before + 1);
+    // The same CSV as an uploaded file: the same preview, nothing stored.
+    let page = acme
+        .post_file(
+            "/console/import",
+            &[
+                ("csrf", token.as_str()),
+                ("csv", ""),
+                ("step", "preview"),
+                ("tlp", "green"),
+                ("all_partners", "on"),
+            ],
+            &csv.replace("1111", "4444"),
+        )
+        .await;
+    let body = page.html(200);
+    assert!(
+        body.contains("4 line(s): <strong>1</strong> can be stored, <strong>3</strong> rejected"),
+        "{body}"
+    );
+    assert!(
+        body.contains("0x0000000000000000000000000000000000004444"),
+        "the file's text is kept for the confirm"
+    );
+    assert_eq!(records_count(&f.o.app), before + 1);
     // The import form refuses another origin like every form.
     let foreign = acme
         .post_from(
