@@ -66,6 +66,14 @@ struct RecordPage {
     graph: Graph,
     relationships: usize,
     can_sight: bool,
+    created: bool,
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct RecordQuery {
+    /// Set after a form stored this record (the page then says so).
+    #[serde(default)]
+    created: Option<String>,
 }
 
 fn time(t: chrono::DateTime<chrono::Utc>) -> String {
@@ -289,6 +297,7 @@ pub async fn record_page(
     session: Session,
     db: web::Data<Database>,
     id: web::Path<String>,
+    query: web::Query<RecordQuery>,
 ) -> Result<HttpResponse, ConsoleError> {
     session.require(Scope::IndicatorsRead)?;
     let id = id.into_inner();
@@ -343,5 +352,6 @@ pub async fn record_page(
         relationships: neighbourhood.links.len(),
         graph: graph::layout(&neighbourhood),
         can_sight: session.can(Scope::SightingsWrite),
+        created: query.created.is_some(),
     })
 }

@@ -154,6 +154,8 @@ pub async fn sign_in(
         };
         let caller = caller_of(&row, console_scopes(&client.scopes), at);
         diesel::Connection::transaction(conn, |conn| -> Result<(), StorageError> {
+            // Sessions that ended by expiry go now (they are refused anyway).
+            store::delete_expired(conn, at - IDLE_TIMEOUT, at - ABSOLUTE_TIMEOUT)?;
             store::insert_session(conn, &row)?;
             audit::record(
                 conn,

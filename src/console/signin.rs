@@ -74,8 +74,13 @@ pub async fn signin(
     db: web::Data<Database>,
     form: web::Form<SignInForm>,
 ) -> Result<HttpResponse, ConsoleError> {
+    use actix_web::FromRequest as _;
     session::check_origin(&req)?;
     let (organization, certificate) = session::organization_of(&req).await?;
+    // Signing in again replaces the browser's current session.
+    if let Ok(current) = Session::extract(&req).await {
+        current.sign_out(&db).await?;
+    }
     let id = session::sign_in(&db, organization, &certificate, &form.client_id).await?;
     let mut response = pages::see_other("/console/lookup");
     response

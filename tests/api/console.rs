@@ -86,6 +86,10 @@ async fn sign_in_lists_the_organizations_clients_and_sets_a_strict_cookie(backen
     }
     let id = browser.cookie.clone().unwrap();
     assert!(id.len() >= 43, "256 random bits, base64url: {id}");
+    // Signing in again replaces the session: still one, with a new id.
+    browser.sign_in(&o.acme).await;
+    assert_ne!(browser.cookie.as_deref(), Some(id.as_str()));
+    let id = browser.cookie.clone().unwrap();
     // Stored only as a hash.
     assert_eq!(sessions(&o.app), 1);
     assert_eq!(
@@ -100,7 +104,7 @@ async fn sign_in_lists_the_organizations_clients_and_sets_a_strict_cookie(backen
             &o.app,
             "SELECT COUNT(*) AS n FROM audit_log WHERE action = 'console.signin'"
         ),
-        before + 1,
+        before + 2,
         "sign-in is audited"
     );
 

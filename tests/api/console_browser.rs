@@ -55,7 +55,9 @@ impl Page {
 
 pub struct Browser<'a> {
     app: &'a TestApp,
-    client: awc::Client,
+    /// A new client (and connection) per request, as the other tests'
+    /// helpers do: no pooled keep-alive connection can go stale under load.
+    tls: Arc<rustls::ClientConfig>,
     /// The `tw_console` cookie's value, once signed in.
     pub cookie: Option<String>,
 }
@@ -63,16 +65,19 @@ pub struct Browser<'a> {
 impl<'a> Browser<'a> {
     pub fn new(app: &'a TestApp, certificate: &IssuedCertificate) -> Browser<'a> {
         let config = client_tls_config(&app.pki.ca.cert_pem, Some(certificate));
-        let client = awc::Client::builder()
-            .connector(awc::Connector::new().rustls_0_23(Arc::new(config)))
-            .disable_redirects()
-            .timeout(std::time::Duration::from_secs(20))
-            .finish();
         Browser {
             app,
-            client,
+            tls: Arc::new(config),
             cookie: None,
         }
+    }
+
+    fn client(&self) -> awc::Client {
+        awc::Client::builder()
+            .connector(awc::Connector::new().rustls_0_23(self.tls.clone()))
+            .disable_redirects()
+            .timeout(std::time::Duration::from_secs(20))
+            .finish()
     }
 
     /// This server's origin, as a browser names it.
@@ -87,8 +92,21 @@ impl<'a> Browser<'a> {
         request
     }
 
-    async fn read(response: awc::SendClientRequest) -> Page {
-        let mut response = response.await.expect("request sent");
+    /// Sends the request `send` makes; a connection that could not be made
+    /// (a TLS handshake cut short on a loaded machine: nothing was sent) is
+    /// tried again, twice at most.
+    async fn read(send: impl Fn() -> awc::SendClientRequest) -> Page {
+        let mut attempt = 0;
+        let mut response = loop {
+            match send().await {
+                Ok(response) => break response,
+                Err(awc::error::SendRequestError::Connect(error)) if attempt < 2 => {
+                    eprintln!("connection failed ({error}); trying again");
+                    attempt += 1;
+                }
+                Err(error) => panic!("request not sent: {error}"),
+            }
+        };
         let body = response.body().limit(64 * 1024 * 1024).await.unwrap();
         Page {
             status: response.status(),
@@ -98,8 +116,11 @@ impl<'a> Browser<'a> {
     }
 
     pub async fn get(&self, path: &str) -> Page {
-        let request = self.with_cookie(self.client.get(self.app.url(path)));
-        Self::read(request.send()).await
+        Self::read(|| {
+            self.with_cookie(self.client().get(self.app.url(path)))
+                .send()
+        })
+        .await
     }
 
     /// A form POST from this server's pages (its Origin).
@@ -109,11 +130,14 @@ impl<'a> Browser<'a> {
 
     /// A form POST with the given Origin header (or none).
     pub async fn post_from(&self, path: &str, form: &[(&str, &str)], origin: Option<&str>) -> Page {
-        let mut request = self.with_cookie(self.client.post(self.app.url(path)));
-        if let Some(origin) = origin {
-            request = request.insert_header(("Origin", origin));
-        }
-        Self::read(request.send_form(&form)).await
+        Self::read(|| {
+            let mut request = self.with_cookie(self.client().post(self.app.url(path)));
+            if let Some(origin) = origin {
+                request = request.insert_header(("Origin", origin));
+            }
+            request.send_form(&form)
+        })
+        .await
     }
 
     /// A `multipart/form-data` POST, as a form with a file input sends it:
@@ -129,14 +153,16 @@ impl<'a> Browser<'a> {
         body.push_str(&format!(
             "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"list.csv\"\r\nContent-Type: text/csv\r\n\r\n{content}\r\n--{boundary}--\r\n"
         ));
-        let request = self
-            .with_cookie(self.client.post(self.app.url(path)))
-            .insert_header(("Origin", self.origin()))
-            .insert_header((
-                "Content-Type",
-                format!("multipart/form-data; boundary={boundary}"),
-            ));
-        Self::read(request.send_body(body)).await
+        Self::read(|| {
+            self.with_cookie(self.client().post(self.app.url(path)))
+                .insert_header(("Origin", self.origin()))
+                .insert_header((
+                    "Content-Type",
+                    format!("multipart/form-data; boundary={boundary}"),
+                ))
+                .send_body(body.clone())
+        })
+        .await
     }
 
     /// Signs in as `client_id`; returns the sign-in response (a 303).

@@ -343,8 +343,9 @@ async fn a_sighting_reported_in_the_console_is_stored_with_its_own_sharing(backe
         .await;
     assert_eq!(stored.status, 303, "{}", stored.body);
     let sighting = stored.location_record();
-    let page = ngo.get(&format!("/console/records/{sighting}")).await;
+    let page = ngo.get(stored.header("location").unwrap().as_str()).await;
     let body = page.html(200);
+    assert!(body.contains("id=\"record-created\""), "{body}");
     assert!(
         body.contains("ad on a forum") && body.contains("TLP:RED"),
         "{body}"
