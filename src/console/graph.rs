@@ -7,13 +7,13 @@ use crate::domain::RecordKind;
 use crate::records::{Neighbourhood, RecordView};
 use std::collections::BTreeMap;
 
-const NODE_WIDTH: i64 = 250;
+const NODE_WIDTH: i64 = 300;
 const NODE_HEIGHT: i64 = 36;
 const COLUMN_GAP: i64 = 110;
 const ROW_GAP: i64 = 18;
 const MARGIN: i64 = 16;
 /// The most characters of a label drawn in a node (the whole label is its tooltip).
-const LABEL_CHARS: usize = 30;
+const LABEL_CHARS: usize = 22;
 
 pub struct Node {
     pub id: String,
@@ -27,6 +27,8 @@ pub struct Node {
     pub y: i64,
     pub text_x: i64,
     pub text_y: i64,
+    /// Where the node's TLP word ends (drawn right-aligned inside the box).
+    pub tlp_x: i64,
 }
 
 pub struct Edge {
@@ -105,6 +107,7 @@ pub fn layout(neighbourhood: &Neighbourhood) -> Graph {
             y,
             text_x: x + 10,
             text_y: y + NODE_HEIGHT / 2 + 5,
+            tlp_x: x + NODE_WIDTH - 10,
         });
     }
     let edges = neighbourhood

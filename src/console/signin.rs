@@ -23,6 +23,13 @@ struct SignInPage {
     clients: Vec<ClientChoice>,
     idle_minutes: i64,
     absolute_hours: i64,
+    /// The browser just signed out (`?signed_out=1`, where sign-out sends it).
+    signed_out: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct SignInQuery {
+    signed_out: Option<String>,
 }
 
 /// `/console/`: the lookup page when signed in, else the sign-in page.
@@ -39,10 +46,12 @@ pub async fn index(req: HttpRequest) -> HttpResponse {
 pub async fn signin_page(
     req: HttpRequest,
     db: web::Data<Database>,
+    query: web::Query<SignInQuery>,
 ) -> Result<HttpResponse, ConsoleError> {
     use actix_web::FromRequest as _;
     let (organization, _) = session::organization_of(&req).await?;
     let chrome = Session::extract(&req).await.ok().map(|s| Chrome::of(&s));
+    let chrome_is_none = chrome.is_none();
     let clients = session::clients_of(&db, &organization)
         .await?
         .into_iter()
@@ -58,6 +67,7 @@ pub async fn signin_page(
         clients,
         idle_minutes: session::IDLE_TIMEOUT.num_minutes(),
         absolute_hours: session::ABSOLUTE_TIMEOUT.num_hours(),
+        signed_out: query.signed_out.is_some() && chrome_is_none,
     })
 }
 
@@ -105,7 +115,7 @@ pub async fn signout(
 ) -> Result<HttpResponse, ConsoleError> {
     session.check_post(&req, &form.csrf)?;
     session.sign_out(&db).await?;
-    let mut response = pages::see_other("/console/signin");
+    let mut response = pages::see_other("/console/signin?signed_out=1");
     response
         .add_cookie(&session::removal_cookie())
         .map_err(|e| ConsoleError::Internal(e.to_string()))?;

@@ -357,7 +357,10 @@ async fn sign_out_deletes_the_session(backend: TestBackend) {
         .post("/console/signout", &[("csrf", token.as_str())])
         .await;
     assert_eq!(page.status, 303, "{}", page.body);
-    assert_eq!(page.header("location").as_deref(), Some("/console/signin"));
+    assert_eq!(
+        page.header("location").as_deref(),
+        Some("/console/signin?signed_out=1")
+    );
     let cookie = page.header("set-cookie").unwrap();
     assert!(
         cookie.starts_with("tw_console=;"),
@@ -366,6 +369,10 @@ async fn sign_out_deletes_the_session(backend: TestBackend) {
     assert_eq!(sessions(&o.app), 0);
     // The old cookie is worth nothing now.
     assert_eq!(browser.get("/console/lookup").await.status, 303);
+    // The page sign-out leads to says so.
+    let after = browser.get("/console/signin?signed_out=1").await;
+    assert_eq!(after.status, 200);
+    assert!(after.body.contains("id=\"signed-out\""), "{}", after.body);
     assert_eq!(
         count(
             &o.app,

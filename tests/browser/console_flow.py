@@ -159,11 +159,14 @@ class Flow:
         self.capture("05-sighting-form")
         self.click("#sighting-submit")
         self.wait_for("#record-title")
+        # The stored sighting's page confirms it was stored.
+        self.wait_for("#record-created")
         self.capture("06-sighting-reported")
 
         # 5. Sign out; the console then asks to sign in again.
         self.click("#signout")
         self.wait_for("#signin-form")
+        self.wait_for("#signed-out")
         self.capture("07-signed-out")
         self.driver.get(self.url("/console/lookup"))
         self.capture("08-after-signout")
