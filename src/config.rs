@@ -684,6 +684,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn replicas_need_postgres_on_both_sides() {
+        let mut settings = Settings::default();
+        settings.database.replica_urls = vec!["postgres://u@replica/db".into()];
+        let refused = settings.validate().unwrap_err().to_string();
+        assert!(refused.contains("database.replica_urls"), "{refused}");
+        settings.database.url = "postgres://u@primary/db".into();
+        assert_eq!(settings.replica_urls().unwrap().len(), 1);
+        settings.database.replica_urls = vec!["sqlite://x.db".into()];
+        assert!(settings.replica_urls().is_err());
+    }
+
+    #[test]
     fn database_url_selects_backend() {
         assert_eq!(
             DatabaseUrl::parse("sqlite://data/x.db").unwrap(),

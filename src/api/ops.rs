@@ -90,15 +90,13 @@ pub async fn metrics(metrics: web::Data<Metrics>, db: web::Data<Database>) -> Ht
 
 /// The replicas' gauges and read counters, in OpenMetrics text.
 fn replica_metrics(replicas: &crate::storage::replicas::Replicas) -> String {
+    use crate::storage::replicas::ReplicaStatus;
     use std::fmt::Write;
     let status = replicas.status();
     let label = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
     let mut out = String::new();
-    let gauges: [(
-        &str,
-        &str,
-        fn(&crate::storage::replicas::ReplicaStatus) -> f64,
-    ); 3] = [
+    type Gauge = (&'static str, &'static str, fn(&ReplicaStatus) -> f64);
+    let gauges: [Gauge; 3] = [
         (
             "tracewire_replica_serving",
             "1 when reads go to the replica",

@@ -95,10 +95,7 @@ impl From<diesel::result::Error> for StorageError {
             Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
                 StorageError::Conflict("refers to something that does not exist".into())
             }
-            other => match {
-                replicas::note_failed();
-                health::classify(&other)
-            } {
+            other => match health::classify(replicas::noting_failed(&other)) {
                 Some(fault) => {
                     let cause = other.to_string();
                     health::note(fault, &cause);

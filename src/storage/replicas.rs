@@ -155,10 +155,13 @@ impl Replicas {
             primary_reads: Default::default(),
             local_positions: Mutex::new(HashMap::new()),
         });
+        // The first probe before serving: reads start with known replicas.
+        let mut seen = VecDeque::new();
+        probe(&replicas, &mut seen);
         let weak = Arc::downgrade(&replicas);
         let _ = std::thread::Builder::new()
             .name("tracewire-replica-probe".into())
-            .spawn(move || probe_loop(weak));
+            .spawn(move || probe_loop(weak, seen));
         replicas
     }
 
@@ -341,64 +344,70 @@ fn primary_position(conn: &mut DbConnection) -> StorageResult<i64> {
     Ok(position.lsn)
 }
 
-fn probe_loop(replicas: Weak<Replicas>) {
-    // Primary positions seen, oldest first, with when they were seen.
-    let mut seen: VecDeque<(Instant, i64)> = VecDeque::new();
+fn probe_loop(replicas: Weak<Replicas>, mut seen: VecDeque<(Instant, i64)>) {
     loop {
+        std::thread::sleep(PROBE_EVERY);
         let Some(replicas) = replicas.upgrade() else {
             return;
         };
-        let now = Instant::now();
-        if let Ok(position) = replicas
-            .primary
-            .get_timeout(Duration::from_secs(1))
-            .map_err(StorageError::from)
-            .and_then(|mut c| primary_position(&mut c))
-        {
-            if seen.back().is_none_or(|(_, last)| *last < position) {
-                seen.push_back((now, position));
-            }
-        }
-        let mut oldest_needed = seen.len();
-        for replica in &replicas.list {
-            let probe = replica
-                .pool
-                .get_timeout(Duration::from_millis(500))
-                .map_err(|e| e.to_string())
-                .and_then(|mut c| replay_position(&mut c).map_err(|e| e.to_string()));
-            let mut state = locked(&replica.state);
-            let was_serving = replicas.serving(&state);
-            state.probed = true;
-            match probe {
-                Ok(Some(replayed)) => {
-                    // The first position seen that it has not replayed.
-                    let behind = seen.iter().position(|(_, p)| *p > replayed);
-                    state.lag = behind.map_or(Duration::ZERO, |i| now - seen[i].0);
-                    state.up = true;
-                    state.replay_lsn = replayed;
-                    state.problem = None;
-                    oldest_needed = oldest_needed.min(behind.unwrap_or(seen.len()));
-                }
-                Ok(None) => {
-                    state.up = false;
-                    state.problem = Some("not in recovery: not a replica".into());
-                }
-                Err(e) => {
-                    state.up = false;
-                    state.problem = Some(format!("does not answer: {e}"));
-                }
-            }
-            let serving = replicas.serving(&state);
-            if serving != was_serving {
-                tracing::warn!(replica = %replica.label, serving, problem = ?state.problem, lag_ms = state.lag.as_millis() as u64, "replica state changed");
-            }
-        }
-        // Keep only what some replica has not replayed yet, plus the last.
-        let keep_from = oldest_needed.min(seen.len().saturating_sub(1));
-        seen.drain(..keep_from);
-        drop(replicas);
-        std::thread::sleep(PROBE_EVERY);
+        probe(&replicas, &mut seen);
     }
+}
+
+/// One probe of the primary and every replica. `seen` holds primary
+/// positions seen, oldest first, with when they were seen.
+fn probe(replicas: &Replicas, seen: &mut VecDeque<(Instant, i64)>) {
+    let now = Instant::now();
+    if let Ok(position) = replicas
+        .primary
+        .get_timeout(Duration::from_secs(1))
+        .map_err(StorageError::from)
+        .and_then(|mut c| primary_position(&mut c))
+    {
+        if seen.back().is_none_or(|(_, last)| *last < position) {
+            seen.push_back((now, position));
+        }
+    }
+    let mut oldest_needed = seen.len();
+    for replica in &replicas.list {
+        let probe = replica
+            .pool
+            .get_timeout(Duration::from_millis(500))
+            .map_err(|e| e.to_string())
+            .and_then(|mut c| replay_position(&mut c).map_err(|e| e.to_string()));
+        let mut state = locked(&replica.state);
+        let was = (state.probed, replicas.serving(&state));
+        state.probed = true;
+        match probe {
+            Ok(Some(replayed)) => {
+                // The first position seen that it has not replayed.
+                let behind = seen.iter().position(|(_, p)| *p > replayed);
+                state.lag = behind.map_or(Duration::ZERO, |i| now - seen[i].0);
+                state.up = true;
+                state.replay_lsn = replayed;
+                state.problem = None;
+                oldest_needed = oldest_needed.min(behind.unwrap_or(seen.len()));
+            }
+            Ok(None) => {
+                state.up = false;
+                state.problem = Some("not in recovery: not a replica".into());
+            }
+            Err(e) => {
+                state.up = false;
+                state.problem = Some(format!("does not answer: {e}"));
+            }
+        }
+        let serving = replicas.serving(&state);
+        let lag_ms = state.lag.as_millis() as u64;
+        if serving && was != (true, true) {
+            tracing::info!(replica = %replica.label, lag_ms, "replica serves reads");
+        } else if !serving && (was.1 || !was.0) {
+            tracing::warn!(replica = %replica.label, problem = ?state.problem, lag_ms, "replica skipped");
+        }
+    }
+    // Keep only what some replica has not replayed yet, plus the last.
+    let keep_from = oldest_needed.min(seen.len().saturating_sub(1));
+    seen.drain(..keep_from);
 }
 
 thread_local! {
@@ -422,6 +431,12 @@ pub fn take_writer() -> Option<String> {
 
 pub fn note_failed() {
     FAILED.with(|f| f.set(true));
+}
+
+/// Notes that a query failed (see [`take_failed`]) and passes its error on.
+pub fn noting_failed<E>(error: &E) -> &E {
+    note_failed();
+    error
 }
 
 pub fn take_failed() -> bool {
