@@ -246,11 +246,69 @@ async fn upgrading_gives_older_records_their_screening_buckets(backend: TestBack
     );
 }
 
+/// A database made before read replicas keeps its records and feed when
+/// upgraded, and gets an empty `write_positions` table that takes upserts.
+async fn upgrading_adds_write_positions_and_keeps_the_feed(backend: TestBackend) {
+    use tracewire::storage::schema::{changes, records, write_positions};
+    let dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::create(&backend, dir.path());
+    migrate_to_before(&database.url, "2026-12-03");
+    let url = DatabaseUrl::parse(&database.url).unwrap();
+    {
+        let db = Database::connect(&url, 1, Duration::from_secs(10)).unwrap();
+        let mut conn = db.get().unwrap();
+        for sql in [
+            "INSERT INTO organizations (id, name, org_type, certificate_subject, created_at, disabled_at) \
+             VALUES ('acme', 'Acme', 'forensics', NULL, '2026-11-30 10:00:00', NULL)",
+            "INSERT INTO records (id, kind, source_org, revision, tlp, all_partners, attribution, revoked, chain, link_key, search_text, categories, body, content_hash, created_at, updated_at) \
+             VALUES ('r1', 'address', 'acme', 1, 'green', TRUE, 'named', FALSE, 'eth', 'evm:5aaeb6053f3e94c9b9a09f33669435e7ef1beaed', '', '|scam|', '{}', 'h1', '2026-11-30 10:00:00', '2026-11-30 10:00:00')",
+            "INSERT INTO changes (seq, record_id, revision, event, at) VALUES (1, 'r1', 1, 'revision', '2026-11-30 10:00:00')",
+            "UPDATE feed_head SET seq = 1 WHERE id = 1",
+        ] {
+            diesel::sql_query(sql).execute(&mut *conn).unwrap();
+        }
+    }
+    let db = Database::connect(&url, 1, Duration::from_secs(10)).unwrap();
+    let applied = db.migrate().unwrap();
+    assert!(
+        applied.iter().any(|m| m.starts_with("20261203000100")),
+        "{applied:?}"
+    );
+    let mut conn = db.get().unwrap();
+    let ids: Vec<String> = records::table.select(records::id).load(&mut *conn).unwrap();
+    assert_eq!(ids, ["r1"]);
+    let feed: Vec<(i64, String)> = changes::table
+        .select((changes::seq, changes::record_id))
+        .load(&mut *conn)
+        .unwrap();
+    assert_eq!(feed, [(1, "r1".to_owned())]);
+    assert_eq!(tracewire::storage::changes::head(&mut conn).unwrap(), 1);
+    let positions: i64 = write_positions::table
+        .count()
+        .get_result(&mut *conn)
+        .unwrap();
+    assert_eq!(positions, 0);
+    diesel::insert_into(write_positions::table)
+        .values((
+            write_positions::organization_id.eq("acme"),
+            write_positions::lsn.eq(42_i64),
+        ))
+        .execute(&mut *conn)
+        .unwrap();
+    let lsn: i64 = write_positions::table
+        .find("acme")
+        .select(write_positions::lsn)
+        .first(&mut *conn)
+        .unwrap();
+    assert_eq!(lsn, 42);
+}
+
 crate::on_both_backends!(
     migrations_are_idempotent_and_values_round_trip,
     upgrading_keeps_registrations_in_effect,
     upgrading_gives_older_records_their_screening_buckets,
     upgrading_adds_console_sessions_for_existing_clients,
+    upgrading_adds_write_positions_and_keeps_the_feed,
 );
 
 #[test]
