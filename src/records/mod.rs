@@ -13,7 +13,7 @@ mod rows;
 pub mod sightings;
 mod view;
 
-pub(crate) use disclosure::Disclosure;
+pub(crate) use disclosure::{summaries, Disclosure, RecordSummary};
 pub use input::{AudienceInput, RecordInput};
 pub(crate) use links::walk_from_address;
 pub use links::{attribution, relationships, AttributionPath, LinkedRecord};
@@ -21,7 +21,7 @@ pub(crate) use reads::present_all;
 use reads::{audit_read, read_one};
 pub use reads::{count, export, get, list, revisions};
 use rows::{audience_rows, link_row, record_row, sharing_of, source_of};
-pub(crate) use rows::{content_sharing, parse_content};
+pub(crate) use rows::{content_sharing, parse_content, stored_sharing};
 pub use view::{
     AudienceView, ProvenanceView, RecordContent, RecordPage, RecordView, RevisionView,
     SightingDetails,
