@@ -28,13 +28,21 @@
 //!   everything, it is the stored hash the audit chain covers; for other
 //!   readers it covers only what they were given, so trying guessed
 //!   sources, submitters or audiences against it can never match.
-use super::view::{RecordContent, RecordView, RevisionView};
-use super::{content_sharing, parse_content, RecordError};
+//!
+//! Screening summaries ([`summaries`]: private screening's bucket entries,
+//! the sightings beside screening answers) take the same decisions for the
+//! few fields a summary uses (readable now, the source as shown, the
+//! record a sighting names only when it may be followed) with the same
+//! `access` calls, without building the view; a test holds them to
+//! [`Disclosure::record`] over the sharing matrix.
+use super::view::{AudienceView, RecordContent, RecordView, RevisionView};
+use super::{content_sharing, parse_content, stored_sharing, RecordError};
 use crate::access::{can_read, can_see_source, Reader};
-use crate::domain::{Attribution, OrganizationId};
+use crate::domain::{Attribution, Category, OrganizationId, Tlp};
 use crate::storage::records::{self as store, RecordRow, RevisionRow};
 use crate::storage::{DbConnection, StorageError};
-use chrono::NaiveDateTime;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
 
 /// One revision the reader may see: its real number, the number it is
@@ -270,8 +278,7 @@ impl<'r> Disclosure<'r> {
         let reader = self.reader;
         let mut content = readable.content.clone();
         let mut changed = false;
-        let anonymous = content.attribution == Attribution::Anonymous;
-        if !can_see_source(reader, &known.source, anonymous)
+        if !shows_source(reader, &known.source, content.attribution)
             && (content.provenance.source_organization.is_some()
                 || content.provenance.submitted_by.is_some())
         {
@@ -324,6 +331,142 @@ impl<'r> Disclosure<'r> {
     }
 }
 
+/// May `reader` see the source (and submitter) of a record from `source`
+/// with `attribution`?
+fn shows_source(reader: &Reader, source: &OrganizationId, attribution: Attribution) -> bool {
+    can_see_source(reader, source, attribution == Attribution::Anonymous)
+}
+
+/// What a screening summary shows of one record the reader may read now:
+/// the few fields of [`Disclosure::record`]'s view that a summary uses,
+/// decided by the same rules (readability of the current revision, the
+/// source, references) without building the view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RecordSummary {
+    pub id: String,
+    pub categories: Vec<Category>,
+    pub confidence: u8,
+    /// The source organization, when the reader may see it.
+    pub source_organization: Option<String>,
+    /// What a sighting reports (sighting records).
+    pub sighting: Option<SightingSummary>,
+}
+
+/// When and how often a sighting saw something, and the record it names
+/// when the reader may read that record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SightingSummary {
+    pub of: Option<String>,
+    pub seen_at: DateTime<Utc>,
+    pub count: u32,
+}
+
+#[cfg(test)]
+impl RecordSummary {
+    /// The summary of a view [`Disclosure::record`] gave (the two agree; a
+    /// test holds them to it).
+    pub(crate) fn of_view(view: &RecordView) -> RecordSummary {
+        let content = &view.content;
+        RecordSummary {
+            id: content.id.clone(),
+            categories: content.categories.clone(),
+            confidence: content.confidence,
+            source_organization: content.provenance.source_organization.clone(),
+            sighting: content.sighting.as_ref().map(|s| SightingSummary {
+                of: s.of.clone(),
+                seen_at: s.seen_at,
+                count: s.count,
+            }),
+        }
+    }
+}
+
+/// The part of a stored revision's content a summary reads; serde skips
+/// the rest of the body without building it.
+#[derive(Deserialize)]
+struct StoredSummary {
+    categories: Vec<Category>,
+    confidence: u8,
+    tlp: Tlp,
+    audience: AudienceView,
+    attribution: Attribution,
+    provenance: StoredProvenance,
+    #[serde(default)]
+    sighting: Option<StoredSighting>,
+}
+
+#[derive(Deserialize)]
+struct StoredProvenance {
+    #[serde(default)]
+    source_organization: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct StoredSighting {
+    #[serde(default)]
+    of: Option<String>,
+    seen_at: DateTime<Utc>,
+    count: u32,
+}
+
+/// The summaries of `rows` (current rows, as stored) for `reader`, one per
+/// row: `None` where it may not read the record now.
+pub(crate) fn summaries(
+    conn: &mut DbConnection,
+    reader: &Reader,
+    rows: &[RecordRow],
+) -> Result<Vec<Option<RecordSummary>>, RecordError> {
+    let mut out = Vec::with_capacity(rows.len());
+    let mut referenced = Vec::new();
+    for row in rows {
+        let source = OrganizationId::parse(&row.source_org)
+            .map_err(|e| StorageError::Corrupt(e.to_string()))?;
+        let stored: StoredSummary =
+            serde_json::from_str(&row.body).map_err(|e| corrupt(&row.id, &e.to_string()))?;
+        let sharing = stored_sharing(stored.tlp, &stored.audience)
+            .ok_or_else(|| corrupt(&row.id, "invalid sharing"))?;
+        // The current revision decides, as in `Disclosure::record`.
+        if !can_read(reader, &source, &sharing) {
+            out.push(None);
+            continue;
+        }
+        let source_organization = stored
+            .provenance
+            .source_organization
+            .filter(|_| shows_source(reader, &source, stored.attribution));
+        let sighting = stored.sighting.map(|s| {
+            referenced.extend(s.of.iter().cloned());
+            SightingSummary {
+                of: s.of,
+                seen_at: s.seen_at,
+                count: s.count,
+            }
+        });
+        out.push(Some(RecordSummary {
+            id: row.id.clone(),
+            categories: stored.categories,
+            confidence: stored.confidence,
+            source_organization,
+            sighting,
+        }));
+    }
+    referenced.sort();
+    referenced.dedup();
+    let followable = readable_now(conn, reader, &referenced)?;
+    for summary in out.iter_mut().flatten() {
+        if let Some(sighting) = summary.sighting.as_mut() {
+            if sighting
+                .of
+                .as_ref()
+                .is_some_and(|id| !followable.contains(id))
+            {
+                sighting.of = None;
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Which of `ids` name records `reader` may read now.
 fn readable_now(
     conn: &mut DbConnection,
@@ -345,4 +488,154 @@ fn readable_now(
         }
     }
     Ok(readable)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{CommunityId, Method, RecordKind, SightingContext};
+    use crate::records::view::{ProvenanceView, SightingDetails};
+    use diesel::Connection;
+
+    fn reader(org: &str, communities: &[&str]) -> Reader {
+        Reader {
+            organization: OrganizationId::parse(org).unwrap(),
+            communities: communities
+                .iter()
+                .map(|c| CommunityId::parse(c).unwrap())
+                .collect(),
+        }
+    }
+
+    fn audience(all_partners: bool, orgs: &[&str], communities: &[&str]) -> AudienceView {
+        AudienceView {
+            all_partners,
+            organizations: orgs.iter().map(|o| o.to_string()).collect(),
+            communities: communities.iter().map(|c| c.to_string()).collect(),
+        }
+    }
+
+    fn row(n: usize, tlp: Tlp, audience: AudienceView, attribution: Attribution) -> RecordRow {
+        let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let sighting = n % 2 == 1;
+        let content = RecordContent {
+            id: format!("record-{n}"),
+            kind: if sighting {
+                RecordKind::Sighting
+            } else {
+                RecordKind::Address
+            },
+            chain: Some("eth".into()),
+            address: Some("0x52908400098527886e0f7030069857d2e4169ee7".into()),
+            name: None,
+            entity_type: None,
+            aliases: Vec::new(),
+            relation: None,
+            from: None,
+            to: None,
+            sighting: sighting.then(|| SightingDetails {
+                of: None,
+                seen_at: at,
+                count: 3,
+                context: SightingContext::Deposit,
+            }),
+            categories: vec![Category::Sanctions, Category::Mixer],
+            confidence: (n % 101) as u8,
+            valid_from: None,
+            valid_until: None,
+            description: "a \"quoted\" description".into(),
+            external_references: Vec::new(),
+            tlp,
+            audience,
+            attribution,
+            provenance: ProvenanceView {
+                source_organization: Some("acme".into()),
+                submitted_by: Some("acme-analyst".into()),
+                received_at: at,
+                observed_at: None,
+                method: Method::BlockchainAnalysis,
+                source_reference: None,
+                derived_from: Vec::new(),
+            },
+            revision: 1,
+            revoked: false,
+        };
+        let (body, content_hash) = content.canonical_json_and_hash();
+        RecordRow {
+            id: content.id.clone(),
+            kind: content.kind.as_str().into(),
+            source_org: "acme".into(),
+            revision: 1,
+            tlp: content.tlp.as_str().into(),
+            all_partners: content.audience.all_partners,
+            attribution: "named".into(),
+            revoked: false,
+            chain: content.chain.clone(),
+            link_key: None,
+            search_text: String::new(),
+            categories: String::new(),
+            body,
+            content_hash,
+            created_at: at.naive_utc(),
+            updated_at: at.naive_utc(),
+            screen_bucket: None,
+        }
+    }
+
+    /// Every reader relation × every sharing the brief allows × both
+    /// attributions: the summary says exactly what the full view says
+    /// (readable or not, categories, confidence, source, sighting).
+    #[test]
+    fn summaries_agree_with_the_full_view() {
+        let sharings = [
+            (Tlp::Clear, audience(true, &[], &[])),
+            (Tlp::Green, audience(true, &[], &[])),
+            (Tlp::Green, audience(false, &[], &["at"])),
+            (Tlp::Amber, audience(false, &["ngo"], &[])),
+            (Tlp::Amber, audience(false, &[], &["at"])),
+            (Tlp::Amber, audience(false, &["ngo"], &["at"])),
+            (Tlp::AmberStrict, audience(false, &["ngo"], &[])),
+            (Tlp::Red, audience(false, &["ngo", "member"], &[])),
+        ];
+        let mut rows = Vec::new();
+        for (tlp, audience) in &sharings {
+            for attribution in [Attribution::Named, Attribution::Anonymous] {
+                for _kind in 0..2 {
+                    let n = rows.len();
+                    rows.push(row(n, *tlp, audience.clone(), attribution));
+                }
+            }
+        }
+        let readers = [
+            reader("acme", &[]),
+            reader("ngo", &[]),
+            reader("member", &["at"]),
+            reader("exchange", &["other-group"]),
+            reader("hub", &[]),
+        ];
+        // No query runs: first revisions that refer to nothing.
+        let mut conn =
+            DbConnection::Sqlite(diesel::SqliteConnection::establish(":memory:").unwrap());
+        let (mut shown, mut hidden, mut sourceless) = (0, 0, 0);
+        for reader in &readers {
+            let disclosure = Disclosure::prepare(&mut conn, reader, &rows, None).unwrap();
+            let summaries = summaries(&mut conn, reader, &rows).unwrap();
+            for (row, summary) in rows.iter().zip(summaries) {
+                let expected = disclosure
+                    .record(&row.id)
+                    .map(|v| RecordSummary::of_view(&v));
+                assert_eq!(summary, expected, "{} for {}", row.id, reader.organization);
+                match summary {
+                    Some(s) if s.source_organization.is_none() => sourceless += 1,
+                    Some(_) => shown += 1,
+                    None => hidden += 1,
+                }
+            }
+        }
+        // The matrix covers every outcome: shown, shown without its source, hidden.
+        assert!(
+            shown > 0 && sourceless > 0 && hidden > 0,
+            "{shown} shown, {sourceless} without source, {hidden} hidden"
+        );
+    }
 }

@@ -16,7 +16,7 @@ pub mod sightings;
 mod view;
 
 pub use batch::check_batch;
-pub(crate) use disclosure::Disclosure;
+pub(crate) use disclosure::{summaries, Disclosure, RecordSummary};
 pub use graph::{neighbourhood, GraphLink, Neighbourhood};
 pub use input::{AudienceInput, RecordInput};
 pub(crate) use links::walk_from_address;
@@ -25,7 +25,7 @@ pub(crate) use reads::present_all;
 use reads::{audit_read, read_one};
 pub use reads::{count, export, get, list, revisions};
 use rows::{audience_rows, link_row, record_row, sharing_of, source_of};
-pub(crate) use rows::{content_sharing, parse_content};
+pub(crate) use rows::{content_sharing, parse_content, stored_sharing};
 pub use view::{
     AudienceView, ProvenanceView, RecordContent, RecordPage, RecordView, RevisionView,
     SightingDetails,

@@ -1,7 +1,7 @@
 //! A record's stored form: the rows its content is written as (the current
 //! row with its search text, categories and screening bucket, the audience
 //! rows, the link row) and the content and sharing read back from them.
-use super::view::RecordContent;
+use super::view::{AudienceView, RecordContent};
 use crate::auth::Caller;
 use crate::domain::{Attribution, Audience, CommunityId, OrganizationId, RecordKind, Sharing, Tlp};
 use crate::storage::records::{self as store, AudienceRow, LinkRow, RecordRow};
@@ -117,21 +117,27 @@ pub(super) fn source_of(row: &RecordRow) -> Result<OrganizationId, StorageError>
 
 /// The sharing a stored revision was written with.
 pub(crate) fn content_sharing(content: &RecordContent) -> Option<Sharing> {
+    stored_sharing(content.tlp, &content.audience)
+}
+
+/// The sharing of a stored revision from its TLP and audience (None when
+/// the stored values are not valid).
+pub(crate) fn stored_sharing(tlp: Tlp, stored: &AudienceView) -> Option<Sharing> {
     let mut audience = Audience {
-        all_partners: content.audience.all_partners,
+        all_partners: stored.all_partners,
         ..Audience::default()
     };
-    for org in &content.audience.organizations {
+    for org in &stored.organizations {
         audience
             .organizations
             .insert(OrganizationId::parse(org).ok()?);
     }
-    for community in &content.audience.communities {
+    for community in &stored.communities {
         audience
             .communities
             .insert(CommunityId::parse(community).ok()?);
     }
-    Sharing::new(content.tlp, audience).ok()
+    Sharing::new(tlp, audience).ok()
 }
 
 /// The link a record makes: a relationship's two ends, or a sighting to the

@@ -15,7 +15,7 @@ use crate::domain::chains::lookup_forms;
 use crate::domain::Category;
 use crate::error::FieldError;
 use crate::records::sightings::SightingTotals;
-use crate::records::{self, LinkedRecord, RecordError, RecordView};
+use crate::records::{self, LinkedRecord, RecordError, RecordSummary, RecordView};
 use crate::storage::records as store;
 use crate::storage::DbConnection;
 use serde::{Deserialize, Serialize};
@@ -93,8 +93,24 @@ impl ScreenResult {
         }
     }
 
+    /// Shows what was found.
+    fn fill(&mut self, found: Matches<RecordView>) {
+        self.sightings = SightingTotals::default();
+        for seen in &found.seen {
+            self.sightings.add(seen.seen_at, seen.count);
+        }
+        self.matched = found.matched;
+        self.records = found.records;
+        self.wallets = found.wallets;
+        self.entities = found.entities;
+        self.categories = found.categories;
+        self.highest_confidence = found.highest_confidence;
+        self.sources = found.sources;
+        self.seen = found.seen;
+    }
+
     /// A result with nothing found yet, for no particular input.
-    pub(crate) fn blank() -> ScreenResult {
+    fn blank() -> ScreenResult {
         ScreenResult {
             input: String::new(),
             chain: None,
@@ -190,7 +206,10 @@ pub(crate) fn screen_for(
     // One query for every visible match, then walks only where links exist.
     let keys: Vec<String> = all_keys.into_iter().collect();
     let rows = store::visible_with_link_keys(conn, reader, &keys, SCREENED_KINDS)?;
-    match_rows(conn, reader, rows, &keys_of, &mut results)?;
+    let found = match_rows::<RecordView>(conn, reader, rows, &keys_of)?;
+    for (result, found) in results.iter_mut().zip(found) {
+        result.fill(found);
+    }
     Ok(results)
 }
 
@@ -198,16 +217,122 @@ pub(crate) fn screen_for(
 /// sightings reported by address.
 pub(crate) const SCREENED_KINDS: &[&str] = &["address", "sighting"];
 
-/// Fills `results[i]` with what the caller may see about the link keys
-/// `keys_of[i]`, from `rows`: the unrevoked records of [`SCREENED_KINDS`]
-/// the reader may see that carry those keys (more rows are fine).
-pub(crate) fn match_rows(
+/// What screening shows of a matching address record: its full view (plain
+/// screening) or its summary (private screening). Both come out of
+/// `records::Disclosure`, for the same reader and the same rows.
+pub(crate) trait Shown: Clone + Sized {
+    /// What the reader is shown of each of `rows` (`None`: not readable).
+    fn show(
+        conn: &mut DbConnection,
+        reader: &Reader,
+        rows: &[store::RecordRow],
+    ) -> Result<Vec<Option<Self>>, RecordError>;
+    fn id(&self) -> &str;
+    fn categories(&self) -> &[Category];
+    fn confidence(&self) -> u8;
+    fn source(&self) -> Option<&str>;
+}
+
+impl Shown for RecordView {
+    fn show(
+        conn: &mut DbConnection,
+        reader: &Reader,
+        rows: &[store::RecordRow],
+    ) -> Result<Vec<Option<Self>>, RecordError> {
+        let disclosure = records::Disclosure::prepare(conn, reader, rows, None)?;
+        Ok(rows.iter().map(|row| disclosure.record(&row.id)).collect())
+    }
+    fn id(&self) -> &str {
+        &self.content.id
+    }
+    fn categories(&self) -> &[Category] {
+        &self.content.categories
+    }
+    fn confidence(&self) -> u8 {
+        self.content.confidence
+    }
+    fn source(&self) -> Option<&str> {
+        self.content.provenance.source_organization.as_deref()
+    }
+}
+
+impl Shown for RecordSummary {
+    fn show(
+        conn: &mut DbConnection,
+        reader: &Reader,
+        rows: &[store::RecordRow],
+    ) -> Result<Vec<Option<Self>>, RecordError> {
+        records::summaries(conn, reader, rows)
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn categories(&self) -> &[Category] {
+        &self.categories
+    }
+    fn confidence(&self) -> u8 {
+        self.confidence
+    }
+    fn source(&self) -> Option<&str> {
+        self.source_organization.as_deref()
+    }
+}
+
+/// What the reader may see about one screened set of link keys.
+pub(crate) struct Matches<T> {
+    /// The matching address records (unrevoked).
+    pub records: Vec<T>,
+    pub wallets: Vec<LinkedRecord>,
+    pub entities: Vec<LinkedRecord>,
+    /// The visible sightings of the keys or of the records.
+    pub seen: Vec<SeenSighting>,
+    pub matched: bool,
+    pub categories: Vec<Category>,
+    pub highest_confidence: Option<u8>,
+    pub sources: Vec<String>,
+}
+
+impl<T: Shown> Matches<T> {
+    /// The matches of one set of keys, with the summary fields derived
+    /// from what they show.
+    fn new(
+        records: Vec<T>,
+        wallets: Vec<LinkedRecord>,
+        entities: Vec<LinkedRecord>,
+        seen: Vec<SeenSighting>,
+    ) -> Matches<T> {
+        let mut categories = BTreeSet::new();
+        let mut sources = BTreeSet::new();
+        for record in &records {
+            categories.extend(record.categories().iter().copied());
+            sources.extend(record.source().map(str::to_owned));
+        }
+        for linked in wallets.iter().chain(&entities).map(|l| &l.record) {
+            categories.extend(linked.categories().iter().copied());
+            sources.extend(linked.source().map(str::to_owned));
+        }
+        Matches {
+            matched: !records.is_empty(),
+            highest_confidence: records.iter().map(Shown::confidence).max(),
+            categories: categories.into_iter().collect(),
+            sources: sources.into_iter().collect(),
+            records,
+            wallets,
+            entities,
+            seen,
+        }
+    }
+}
+
+/// What the caller may see about each set of link keys `keys_of[i]`, from
+/// `rows`: the unrevoked records of [`SCREENED_KINDS`] the reader may see
+/// that carry those keys (more rows are fine).
+pub(crate) fn match_rows<T: Shown>(
     conn: &mut DbConnection,
     reader: &Reader,
     rows: Vec<store::RecordRow>,
     keys_of: &[Vec<String>],
-    results: &mut [ScreenResult],
-) -> Result<(), RecordError> {
+) -> Result<Vec<Matches<T>>, RecordError> {
     let (rows, sighting_rows): (Vec<_>, Vec<_>) =
         rows.into_iter().partition(|row| row.kind == "address");
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
@@ -217,22 +342,26 @@ pub(crate) fn match_rows(
     let mut sighting_rows = sighting_rows;
     sighting_rows.extend(store::visible_sightings_naming(conn, reader, &ids)?);
     let sightings = VisibleSightings::of(conn, sighting_rows, reader)?;
-    let mut by_key: BTreeMap<String, Vec<RecordView>> = BTreeMap::new();
     let mut uses: HashMap<&str, usize> = HashMap::new();
     for key in keys_of.iter().flatten() {
         *uses.entry(key.as_str()).or_default() += 1;
     }
-    let disclosure = records::Disclosure::prepare(conn, reader, &rows, None)?;
-    for row in &rows {
-        let key = row.link_key.clone().unwrap_or_default();
-        if let Some(view) = disclosure.record(&row.id) {
-            by_key.entry(key).or_default().push(view);
+    let shown = T::show(conn, reader, &rows)?;
+    let mut by_key: HashMap<String, Vec<T>> = HashMap::with_capacity(rows.len());
+    for (row, view) in rows.into_iter().zip(shown) {
+        if let Some(view) = view {
+            by_key
+                .entry(row.link_key.unwrap_or_default())
+                .or_default()
+                .push(view);
         }
     }
 
-    for (result, keys) in results.iter_mut().zip(keys_of) {
+    let mut out = Vec::with_capacity(keys_of.len());
+    for keys in keys_of {
+        let mut records: Vec<T> = Vec::new();
         for key in keys {
-            // The last result that needs a key's records takes them.
+            // The last set that needs a key's records takes them.
             let last_use = match uses.get_mut(key.as_str()) {
                 Some(left) => {
                     *left -= 1;
@@ -242,52 +371,22 @@ pub(crate) fn match_rows(
             };
             if last_use {
                 if let Some(found) = by_key.remove(key) {
-                    result.records.extend(found);
+                    records.extend(found);
                 }
             } else if let Some(found) = by_key.get(key) {
-                result.records.extend(found.iter().cloned());
+                records.extend(found.iter().cloned());
             }
         }
-        let walk_from: Vec<String> = result
-            .records
-            .iter()
-            .map(|r| r.content.id.clone())
-            .filter(|id| linked.contains(id))
-            .collect();
-        for id in walk_from {
-            let (wallets, entities) = records::walk_from_address(conn, reader, &id)?;
-            result.wallets.extend(wallets);
-            result.entities.extend(entities);
+        let (mut wallets, mut entities) = (Vec::new(), Vec::new());
+        for record in records.iter().filter(|r| linked.contains(r.id())) {
+            let (w, e) = records::walk_from_address(conn, reader, record.id())?;
+            wallets.extend(w);
+            entities.extend(e);
         }
-        result.seen = sightings.seen_for(keys, &result.records);
-        result.sightings = SightingTotals::default();
-        for seen in &result.seen {
-            result.sightings.add(seen.seen_at, seen.count);
-        }
-        summarize(result);
+        let seen = sightings.seen_for(keys, records.iter().map(Shown::id));
+        out.push(Matches::new(records, wallets, entities, seen));
     }
-    Ok(())
-}
-
-/// Fills the derived fields from what the result shows.
-fn summarize(result: &mut ScreenResult) {
-    result.matched = !result.records.is_empty();
-    let mut categories = BTreeSet::new();
-    let mut sources = BTreeSet::new();
-    let linked = result
-        .wallets
-        .iter()
-        .chain(&result.entities)
-        .map(|l| &l.record);
-    for record in result.records.iter().chain(linked) {
-        categories.extend(record.content.categories.iter().copied());
-        if let Some(source) = &record.content.provenance.source_organization {
-            sources.insert(source.clone());
-        }
-    }
-    result.categories = categories.into_iter().collect();
-    result.sources = sources.into_iter().collect();
-    result.highest_confidence = result.records.iter().map(|r| r.content.confidence).max();
+    Ok(out)
 }
 
 /// One visible sighting: when and how often.
@@ -319,20 +418,20 @@ impl VisibleSightings {
         reader: &Reader,
     ) -> Result<VisibleSightings, RecordError> {
         let mut found = VisibleSightings::default();
-        let disclosure = records::Disclosure::prepare(conn, reader, &rows, None)?;
-        for row in rows {
+        let shown = records::summaries(conn, reader, &rows)?;
+        for (row, summary) in rows.into_iter().zip(shown) {
             if found.all.contains_key(&row.id) {
                 continue;
             }
-            let key = row.link_key.clone();
-            let Some(view) = disclosure.record(&row.id) else {
+            let Some(RecordSummary {
+                id,
+                sighting: Some(details),
+                ..
+            }) = summary
+            else {
                 continue;
             };
-            let Some(details) = view.content.sighting else {
-                continue;
-            };
-            let id = view.content.id;
-            if let Some(key) = key {
+            if let Some(key) = row.link_key {
                 found.by_key.entry(key).or_default().push(id.clone());
             }
             if let Some(of) = details.of {
@@ -345,11 +444,13 @@ impl VisibleSightings {
 
     /// The sightings carrying one of `keys` or naming one of `shown`, once
     /// each, by id.
-    fn seen_for(&self, keys: &[String], shown: &[RecordView]) -> Vec<SeenSighting> {
+    fn seen_for<'a>(
+        &self,
+        keys: &[String],
+        shown: impl Iterator<Item = &'a str>,
+    ) -> Vec<SeenSighting> {
         let by_address = keys.iter().filter_map(|k| self.by_key.get(k));
-        let by_record = shown
-            .iter()
-            .filter_map(|r| self.by_record.get(&r.content.id));
+        let by_record = shown.filter_map(|id| self.by_record.get(id));
         let ids: BTreeSet<&String> = by_address.chain(by_record).flatten().collect();
         ids.into_iter()
             .filter_map(|id| {
