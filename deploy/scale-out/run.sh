@@ -233,6 +233,8 @@ else
   psql "$PRIMARY_URL" -qAtXc "ANALYZE"
   psql "postgres://postgres@127.0.0.1:$PG_PORT/postgres" -AtXc \
     "SELECT 'replica replay lag after the ingest: ' || pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)) FROM pg_stat_replication"
+  step "sizes per table, index and column (docs/scaling/sizes.sql, for docs/scaling-plan.md)"
+  psql "$PRIMARY_URL" -X -f "$REPO/docs/scaling/sizes.sql"
   for run in $(seq 1 "$RUNS"); do
     step "run $run/$RUNS: lookups straight to server 1 (baseline), then through haproxy (both servers)"
     "$BIN" bench lookup "${DIRECT_READER[@]}" --count "$COUNT" --seconds 15 | sed 's/^/direct  /'
@@ -263,6 +265,14 @@ if [ "$after_s2" -le "$before_s2" ]; then
   exit 1
 fi
 echo "haproxy: $((after_s2 - before_s2)) new sessions on the restarted s2"
+
+if [ "$MODE" = full ] && [ "${SCALEOUT_COPY_FLOOR:-1}" = 1 ]; then
+  step "PostgreSQL's COPY floor for the ingested rows (docs/scaling/copy-floor.sql)"
+  mkdir -p "$WORK/floor"
+  chown postgres "$WORK/floor" 2>/dev/null || true
+  psql "$PRIMARY_URL" -X -v dir="$WORK/floor" -f "$REPO/docs/scaling/copy-floor.sql"
+  rm -rf "$WORK/floor"
+fi
 
 step "the replica has every record of the primary"
 primary_lsn=$(psql "postgres://postgres@127.0.0.1:$PG_PORT/postgres" -qAtXc "SELECT pg_current_wal_lsn()")
