@@ -385,10 +385,13 @@ def main():
         "CREATE TEMP TABLE retried (link_key text);\n"
         "COPY retried FROM STDIN;\n" + retried_keys + "\n\\.\n"
         "UPDATE expected SET retried = true WHERE link_key IN (SELECT link_key FROM retried);\n"
-        "WITH per AS (SELECT e.link_key, e.retried, "
-        " (SELECT count(*) FROM records r WHERE r.link_key = e.link_key) AS recs, "
-        " (SELECT count(*) FROM records r JOIN changes c ON c.record_id = r.id WHERE r.link_key = e.link_key) AS feed "
-        " FROM expected e) "
+        "ANALYZE expected;\n"
+        # Joins, not correlated sub-selects: right after a load the tables
+        # have no planner statistics (autovacuum is off on these machines).
+        "WITH recs AS (SELECT e.link_key, count(r.id) AS n FROM expected e LEFT JOIN records r ON r.link_key = e.link_key GROUP BY e.link_key), "
+        " feed AS (SELECT e.link_key, count(c.seq) AS n FROM expected e LEFT JOIN records r ON r.link_key = e.link_key "
+        "  LEFT JOIN changes c ON c.record_id = r.id GROUP BY e.link_key), "
+        " per AS (SELECT e.link_key, e.retried, recs.n AS recs, feed.n AS feed FROM expected e JOIN recs USING (link_key) JOIN feed USING (link_key)) "
         "SELECT count(*), count(*) FILTER (WHERE recs = 1), count(*) FILTER (WHERE feed = 1), "
         " count(*) FILTER (WHERE retried), count(*) FILTER (WHERE retried AND recs = 1 AND feed = 1) FROM per;\n"
         "SELECT count(*) FROM records WHERE body LIKE '%scale-out " + args.run + " batch %';\n",

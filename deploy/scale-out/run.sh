@@ -237,11 +237,11 @@ else
   psql "$PRIMARY_URL" -X -f "$REPO/docs/scaling/sizes.sql"
   for run in $(seq 1 "$RUNS"); do
     step "run $run/$RUNS: lookups straight to server 1 (baseline), then through haproxy (both servers)"
-    "$BIN" bench lookup "${DIRECT_READER[@]}" --count "$COUNT" --seconds 15 | sed 's/^/direct  /'
-    "$BIN" bench lookup "${BENCH_LB[@]}" --demo-org northwind-exchange --count "$COUNT" --seconds 15 | sed 's/^/haproxy /'
+    "$BIN" bench lookup "${DIRECT_READER[@]}" --count "$COUNT" --seconds "${SCALEOUT_SECONDS:-15}" | sed 's/^/direct  /'
+    "$BIN" bench lookup "${BENCH_LB[@]}" --demo-org northwind-exchange --count "$COUNT" --seconds "${SCALEOUT_SECONDS:-15}" | sed 's/^/haproxy /'
     step "run $run/$RUNS: bulk screening straight to server 1, then through haproxy"
-    "$BIN" bench screen "${DIRECT_READER[@]}" --count "$COUNT" --requests 15 | sed 's/^/direct  /'
-    "$BIN" bench screen "${BENCH_LB[@]}" --demo-org northwind-exchange --count "$COUNT" --requests 15 | sed 's/^/haproxy /'
+    "$BIN" bench screen "${DIRECT_READER[@]}" --count "$COUNT" --requests "${SCALEOUT_SCREENS:-15}" | sed 's/^/direct  /'
+    "$BIN" bench screen "${BENCH_LB[@]}" --demo-org northwind-exchange --count "$COUNT" --requests "${SCALEOUT_SCREENS:-15}" | sed 's/^/haproxy /'
   done
 fi
 
@@ -266,6 +266,11 @@ if [ "$after_s2" -le "$before_s2" ]; then
 fi
 echo "haproxy: $((after_s2 - before_s2)) new sessions on the restarted s2"
 
+if [ "$MODE" = full ]; then
+  step "audit entries after the benchmarks, by action (bytes per entry, for docs/scaling-plan.md)"
+  psql "$PRIMARY_URL" -X -c "SELECT action, count(*) AS entries, round(avg(pg_column_size(a.*))) AS avg_row_bytes, round(avg(result_count)) AS avg_results FROM audit_log a GROUP BY action ORDER BY count(*) DESC LIMIT 10" \
+    -c "SELECT pg_size_pretty(pg_total_relation_size('audit_log')) AS audit_log_total, (SELECT count(*) FROM audit_log) AS entries, pg_size_pretty(pg_total_relation_size('changes')) AS changes_total"
+fi
 if [ "$MODE" = full ] && [ "${SCALEOUT_COPY_FLOOR:-1}" = 1 ]; then
   step "PostgreSQL's COPY floor for the ingested rows (docs/scaling/copy-floor.sql)"
   mkdir -p "$WORK/floor"
