@@ -86,6 +86,28 @@ pub struct DatabaseSettings {
     pub pool_size: u32,
     /// How long to wait for a connection before failing a request.
     pub connect_timeout_secs: u64,
+    /// PostgreSQL streaming replicas (`postgres://…`, same database) that
+    /// serve record reads: get, list, search, screening, export, the change
+    /// feed and TAXII reads. Writes and audit appends always go to `url`.
+    /// Empty: every read is served by `url`. See docs/replicas.md.
+    #[serde(default)]
+    pub replica_urls: Vec<String>,
+    /// A replica further behind the primary than this is skipped (its reads
+    /// go to another replica or the primary).
+    #[serde(default = "default_replica_max_lag_ms")]
+    pub replica_max_lag_ms: u64,
+    /// How long a read waits for a replica to replay the reading
+    /// organization's last write before it is served by the primary instead.
+    #[serde(default = "default_replica_wait_ms")]
+    pub replica_wait_ms: u64,
+}
+
+fn default_replica_max_lag_ms() -> u64 {
+    5_000
+}
+
+fn default_replica_wait_ms() -> u64 {
+    50
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -238,6 +260,9 @@ impl Default for Settings {
                 url: String::new(),
                 pool_size: 16,
                 connect_timeout_secs: 10,
+                replica_urls: Vec::new(),
+                replica_max_lag_ms: default_replica_max_lag_ms(),
+                replica_wait_ms: default_replica_wait_ms(),
             },
             api: ApiSettings {
                 listen: "127.0.0.1:8443".into(),
@@ -415,6 +440,34 @@ impl Settings {
         })
     }
 
+    /// The replicas' URLs (`database.replica_urls`): PostgreSQL only, and
+    /// only beside a PostgreSQL primary.
+    pub fn replica_urls(&self) -> Result<Vec<DatabaseUrl>, ConfigError> {
+        let urls = self
+            .database
+            .replica_urls
+            .iter()
+            .map(|u| match DatabaseUrl::parse(u.trim()) {
+                Ok(url @ DatabaseUrl::Postgres(_)) => Ok(url),
+                Ok(DatabaseUrl::Sqlite(_)) => Err(invalid(
+                    "database.replica_urls",
+                    "replicas must be postgres:// URLs",
+                )),
+                Err(m) => Err(invalid("database.replica_urls", m)),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if !urls.is_empty() && !matches!(self.database_url()?, DatabaseUrl::Postgres(_)) {
+            return Err(invalid(
+                "database.replica_urls",
+                "replicas need a PostgreSQL primary (database.url = \"postgres://…\")",
+            ));
+        }
+        if self.database.replica_wait_ms > 10_000 {
+            return Err(invalid("database.replica_wait_ms", "must be at most 10000"));
+        }
+        Ok(urls)
+    }
+
     /// Checks everything that can be checked without starting: addresses
     /// parse, files exist, numbers are in range, algorithms are allowed.
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -424,6 +477,7 @@ impl Settings {
         if self.database.pool_size == 0 || self.database.pool_size > 512 {
             return Err(invalid("database.pool_size", "must be between 1 and 512"));
         }
+        self.replica_urls()?;
         if self.api.org_requests_per_second > 1_000_000 {
             return Err(invalid(
                 "api.org_requests_per_second",
@@ -628,6 +682,18 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn replicas_need_postgres_on_both_sides() {
+        let mut settings = Settings::default();
+        settings.database.replica_urls = vec!["postgres://u@replica/db".into()];
+        let refused = settings.validate().unwrap_err().to_string();
+        assert!(refused.contains("database.replica_urls"), "{refused}");
+        settings.database.url = "postgres://u@primary/db".into();
+        assert_eq!(settings.replica_urls().unwrap().len(), 1);
+        settings.database.replica_urls = vec!["sqlite://x.db".into()];
+        assert!(settings.replica_urls().is_err());
+    }
 
     #[test]
     fn database_url_selects_backend() {

@@ -23,7 +23,12 @@ pub fn open_database(settings: &Settings) -> anyhow::Result<Database> {
         &url,
         settings.database.pool_size,
         Duration::from_secs(settings.database.connect_timeout_secs),
-    )?;
+    )?
+    .with_replicas(
+        &settings.replica_urls()?,
+        Duration::from_millis(settings.database.replica_max_lag_ms),
+        Duration::from_millis(settings.database.replica_wait_ms),
+    );
     let applied = db.migrate()?;
     if !applied.is_empty() {
         tracing::info!(migrations = ?applied, database = %url.redacted(), "migrations applied");

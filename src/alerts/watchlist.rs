@@ -187,7 +187,7 @@ pub fn add(
     conn.transaction(|conn| {
         // Take the feed's write lock first: no change commits between the
         // position read here and this commit, so "after" is exact.
-        changes::lock_for_write(conn)?;
+        changes::lock_for_write(conn, org)?;
         let after_seq = changes::head(conn)?;
         let hashes: Vec<String> = parsed.iter().map(|p| p.entry_hash.clone()).collect();
         let existing: HashSet<String> = store::existing(conn, org, &hashes)?.into_iter().collect();

@@ -60,8 +60,11 @@ async fn list_changes(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
+    let reader = caller.organization.to_string();
     let page = db
-        .run(move |conn| feed::changes(conn, &caller, &cursors, query.after.as_deref(), limit))
+        .read(&reader, move |conn| {
+            feed::changes(conn, &caller, &cursors, query.after.as_deref(), limit)
+        })
         .await?;
     Ok(web::Json(page))
 }

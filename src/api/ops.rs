@@ -11,6 +11,10 @@ use utoipa::ToSchema;
 pub struct Health {
     /// `ok` when healthy.
     pub status: String,
+    /// Each configured read replica (`database.replica_urls`): a replica
+    /// that is down or lags is skipped, so it never makes the server unready.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<crate::storage::replicas::ReplicaStatus>,
 }
 
 /// Liveness: the process is up and serving.
@@ -20,6 +24,7 @@ pub struct Health {
 pub async fn healthz() -> web::Json<Health> {
     web::Json(Health {
         status: "ok".into(),
+        replicas: Vec::new(),
     })
 }
 
@@ -56,6 +61,7 @@ pub async fn readyz(
         })?;
     Ok(web::Json(Health {
         status: "ok".into(),
+        replicas: db.replicas().map(|r| r.status()).unwrap_or_default(),
     }))
 }
 
@@ -72,7 +78,67 @@ pub async fn metrics(metrics: web::Data<Metrics>, db: web::Data<Database>) -> Ht
         metrics.webhook_queue_depth.set(depth);
         metrics.webhook_oldest_undelivered_seconds.set(oldest);
     }
+    let mut text = metrics.render();
+    if let Some(replicas) = db.replicas() {
+        let at = text.rfind("# EOF").unwrap_or(text.len());
+        text.insert_str(at, &replica_metrics(replicas));
+    }
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-        .body(metrics.render())
+        .body(text)
+}
+
+/// The replicas' gauges and read counters, in OpenMetrics text.
+fn replica_metrics(replicas: &crate::storage::replicas::Replicas) -> String {
+    use crate::storage::replicas::ReplicaStatus;
+    use std::fmt::Write;
+    let status = replicas.status();
+    let label = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+    let mut out = String::new();
+    type Gauge = (&'static str, &'static str, fn(&ReplicaStatus) -> f64);
+    let gauges: [Gauge; 3] = [
+        (
+            "tracewire_replica_serving",
+            "1 when reads go to the replica",
+            |s| f64::from(u8::from(s.serving)),
+        ),
+        (
+            "tracewire_replica_up",
+            "1 when the replica answers and is in recovery",
+            |s| f64::from(u8::from(s.up)),
+        ),
+        (
+            "tracewire_replica_lag_seconds",
+            "How far the replica was behind the primary at the last probe",
+            |s| s.lag_seconds,
+        ),
+    ];
+    for (name, help, value) in gauges {
+        let _ = writeln!(out, "# HELP {name} {help}.\n# TYPE {name} gauge");
+        for s in &status {
+            let _ = writeln!(
+                out,
+                "{name}{{replica=\"{}\"}} {}",
+                label(&s.replica),
+                value(s)
+            );
+        }
+    }
+    let _ = writeln!(out, "# HELP tracewire_replica_reads Record reads served by the replica.\n# TYPE tracewire_replica_reads counter");
+    for s in &status {
+        let _ = writeln!(
+            out,
+            "tracewire_replica_reads_total{{replica=\"{}\"}} {}",
+            label(&s.replica),
+            s.reads
+        );
+    }
+    let _ = writeln!(out, "# HELP tracewire_primary_reads Record reads served by the primary although replicas are configured, by reason.\n# TYPE tracewire_primary_reads counter");
+    for (reason, count) in replicas.primary_reads() {
+        let _ = writeln!(
+            out,
+            "tracewire_primary_reads_total{{reason=\"{reason}\"}} {count}"
+        );
+    }
+    out
 }

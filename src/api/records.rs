@@ -190,7 +190,10 @@ async fn get_record(
 ) -> Result<web::Json<RecordView>, ApiError> {
     caller.require(Scope::IndicatorsRead)?;
     let id = id.into_inner();
-    let record = db.run(move |conn| records::get(conn, &caller, &id)).await?;
+    let reader = caller.organization.to_string();
+    let record = db
+        .read(&reader, move |conn| records::get(conn, &caller, &id))
+        .await?;
     Ok(web::Json(record))
 }
 
@@ -406,7 +409,9 @@ async fn export_records(
     };
     let reader = caller.organization.to_string();
     let page = db
-        .run(move |conn| records::export(conn, &caller, &filter, limit, format_name))
+        .read(&reader, move |conn| {
+            records::export(conn, &caller, &filter, limit, format_name)
+        })
         .await?;
     let (content_type, body) = match format {
         ExportFormat::Misp => {
@@ -478,8 +483,9 @@ async fn count_records(
 ) -> Result<web::Json<RecordCount>, ApiError> {
     caller.require(Scope::IndicatorsRead)?;
     let (filter, _, _) = query.into_inner().into_filter_for(QueryUse::Count)?;
+    let reader = caller.organization.to_string();
     let count = db
-        .run(move |conn| records::count(conn, &caller, &filter))
+        .read(&reader, move |conn| records::count(conn, &caller, &filter))
         .await?;
     Ok(web::Json(RecordCount { count }))
 }
@@ -499,8 +505,11 @@ async fn list_records(
 ) -> Result<web::Json<RecordPage>, ApiError> {
     caller.require(Scope::IndicatorsRead)?;
     let (filter, limit) = query.into_inner().into_filter()?;
+    let reader = caller.organization.to_string();
     let page = db
-        .run(move |conn| records::list(conn, &caller, &filter, limit))
+        .read(&reader, move |conn| {
+            records::list(conn, &caller, &filter, limit)
+        })
         .await?;
     Ok(web::Json(page))
 }
@@ -572,8 +581,9 @@ async fn list_revisions(
 ) -> Result<web::Json<Vec<RevisionView>>, ApiError> {
     caller.require(Scope::IndicatorsRead)?;
     let id = id.into_inner();
+    let reader = caller.organization.to_string();
     let revisions = db
-        .run(move |conn| records::revisions(conn, &caller, &id))
+        .read(&reader, move |conn| records::revisions(conn, &caller, &id))
         .await?;
     Ok(web::Json(revisions))
 }
@@ -593,9 +603,12 @@ async fn list_relationships(
 ) -> Result<web::Json<Vec<RecordView>>, ApiError> {
     caller.require(Scope::IndicatorsRead)?;
     let id = id.into_inner();
+    let reader = caller.organization.to_string();
     Ok(web::Json(
-        db.run(move |conn| records::relationships(conn, &caller, &id))
-            .await?,
+        db.read(&reader, move |conn| {
+            records::relationships(conn, &caller, &id)
+        })
+        .await?,
     ))
 }
 
@@ -614,8 +627,11 @@ async fn get_attribution(
 ) -> Result<web::Json<AttributionPath>, ApiError> {
     caller.require(Scope::IndicatorsRead)?;
     let id = id.into_inner();
+    let reader = caller.organization.to_string();
     Ok(web::Json(
-        db.run(move |conn| records::attribution(conn, &caller, &id))
-            .await?,
+        db.read(&reader, move |conn| {
+            records::attribution(conn, &caller, &id)
+        })
+        .await?,
     ))
 }

@@ -42,8 +42,11 @@ async fn screen_one(
         chain: (!chain.eq_ignore_ascii_case("any")).then_some(chain),
         address,
     };
+    let reader = caller.organization.to_string();
     let mut results = db
-        .run(move |conn| screening::screen(conn, &caller, std::slice::from_ref(&item)))
+        .read(&reader, move |conn| {
+            screening::screen(conn, &caller, std::slice::from_ref(&item))
+        })
         .await?;
     let result = results
         .pop()
@@ -100,8 +103,11 @@ async fn screen_many(
             ),
         )]));
     }
+    let reader = caller.organization.to_string();
     let items = db
-        .run(move |conn| screening::screen(conn, &caller, &items))
+        .read(&reader, move |conn| {
+            screening::screen(conn, &caller, &items)
+        })
         .await?;
     let matched = items.iter().filter(|r| r.matched).count();
     Ok(web::Json(ScreenResponse { items, matched }))
@@ -132,8 +138,11 @@ async fn screen_privately(
     let request = body.into_inner();
     let buckets = private::buckets_of(&request).map_err(ApiError::Validation)?;
     let sent = request.prefixes.len();
+    let reader = caller.organization.to_string();
     let response = db
-        .run(move |conn| private::screen_buckets(conn, &caller, &buckets, sent))
+        .read(&reader, move |conn| {
+            private::screen_buckets(conn, &caller, &buckets, sent)
+        })
         .await?;
     Ok(web::Json(response))
 }

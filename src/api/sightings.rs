@@ -83,8 +83,11 @@ async fn record_sightings(
 ) -> Result<web::Json<RecordSightings>, ApiError> {
     caller.require(Scope::IndicatorsRead)?;
     let id = id.into_inner();
+    let reader = caller.organization.to_string();
     Ok(web::Json(
-        db.run(move |conn| sightings::of_record(conn, &caller, &id))
-            .await?,
+        db.read(&reader, move |conn| {
+            sightings::of_record(conn, &caller, &id)
+        })
+        .await?,
     ))
 }

@@ -281,8 +281,9 @@ async fn read_page(
             (Some(id), "taxii.versions")
         }
     };
+    let reader = caller.organization.to_string();
     Ok(db
-        .run(move |conn| {
+        .read(&reader, move |conn| {
             taxii::objects(
                 conn,
                 &caller,

@@ -256,7 +256,7 @@ fn store_batch(
     }
 
     conn.transaction(|conn| {
-        change_log::lock_for_write(conn)?;
+        change_log::lock_for_write(conn, caller.organization.as_str())?;
         let reader = reader_for(conn, &caller.organization)?;
         check_references(conn, &reader, &parsed)?;
         let received_at = now();
@@ -545,7 +545,7 @@ pub fn update(
         .map_err(|e| RecordError::Validation(vec![FieldError::new("body", e.to_string())]))?;
     let parsed = input.parse(0).map_err(without_index)?;
     conn.transaction(|conn| {
-        change_log::lock_for_write(conn)?;
+        change_log::lock_for_write(conn, caller.organization.as_str())?;
         let current = owned_record(conn, caller, id)?;
         if parsed.body.kind().as_str() != current.kind {
             return Err(RecordError::Validation(vec![FieldError::new(
@@ -576,7 +576,7 @@ pub fn revoke(
     id: &str,
 ) -> Result<RecordView, RecordError> {
     conn.transaction(|conn| {
-        change_log::lock_for_write(conn)?;
+        change_log::lock_for_write(conn, caller.organization.as_str())?;
         let current = owned_record(conn, caller, id)?;
         let mut content = parse_content(id, &current.body)?;
         if content.revoked {

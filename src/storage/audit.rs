@@ -40,7 +40,8 @@ pub fn append_many(
     if rows.is_empty() {
         return Ok(());
     }
-    conn.transaction(|conn| {
+    super::replicas::writes_on_primary(conn, |conn| {
+        conn.transaction(|conn| {
         if relaxed {
             relax_commit_durability(conn)?;
         }
@@ -62,6 +63,7 @@ pub fn append_many(
             .set(audit_head::hash.eq(&prev_hash))
             .execute(conn)?;
         Ok(())
+    })
     })
 }
 

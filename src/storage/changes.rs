@@ -38,8 +38,10 @@ pub struct NewChange<'a> {
 /// locked" when another writer got in between (the busy timeout does not
 /// apply); writing first makes it wait its turn instead. On PostgreSQL the
 /// row lock is taken later, by [`append`], so that validation reads of
-/// concurrent writers still overlap.
-pub fn lock_for_write(conn: &mut DbConnection) -> StorageResult<()> {
+/// concurrent writers still overlap. `writer` is the writing organization
+/// (its position is stored for read-your-writes, see `super::replicas`).
+pub fn lock_for_write(conn: &mut DbConnection, writer: &str) -> StorageResult<()> {
+    super::replicas::wrote(writer);
     if let DbConnection::Sqlite(_) = conn {
         diesel::update(feed_head::table.find(1))
             .set(feed_head::seq.eq(feed_head::seq))

@@ -33,6 +33,7 @@ pub mod health;
 pub mod idempotency;
 pub mod organizations;
 pub mod records;
+pub mod replicas;
 pub mod schema;
 pub mod secrets;
 pub mod signing_keys;
@@ -94,7 +95,7 @@ impl From<diesel::result::Error> for StorageError {
             Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
                 StorageError::Conflict("refers to something that does not exist".into())
             }
-            other => match health::classify(&other) {
+            other => match health::classify(replicas::noting_failed(&other)) {
                 Some(fault) => {
                     let cause = other.to_string();
                     health::note(fault, &cause);
@@ -113,6 +114,7 @@ impl From<diesel::result::Error> for StorageError {
 
 impl From<diesel::r2d2::PoolError> for StorageError {
     fn from(error: diesel::r2d2::PoolError) -> Self {
+        replicas::note_failed();
         StorageError::Fault {
             fault: health::StorageFault::Unreachable,
             cause: format!("no database connection: {error}"),
@@ -168,6 +170,8 @@ pub struct Database {
     timeout: Duration,
     /// The directory of the SQLite database file (for `health::diagnose_disk`).
     sqlite_dir: Option<std::sync::Arc<std::path::Path>>,
+    /// Read replicas (PostgreSQL only), see [`Database::read`].
+    replicas: Option<std::sync::Arc<replicas::Replicas>>,
 }
 
 /// The pool's own connection timeout (see `Database::connect`).
@@ -297,7 +301,98 @@ impl Database {
             health,
             timeout,
             sqlite_dir,
+            replicas: None,
         })
+    }
+
+    /// Sends record reads to these streaming replicas of the (PostgreSQL)
+    /// primary from now on; see [`replicas`].
+    pub fn with_replicas(
+        mut self,
+        urls: &[DatabaseUrl],
+        max_lag: Duration,
+        wait: Duration,
+    ) -> Database {
+        if urls.is_empty() || self.backend != Backend::Postgres {
+            return self;
+        }
+        let urls = urls
+            .iter()
+            .filter_map(|url| match url {
+                DatabaseUrl::Postgres(u) => Some((
+                    health::with_connect_timeout(u, 2),
+                    url.redacted().to_string(),
+                )),
+                DatabaseUrl::Sqlite(_) => None,
+            })
+            .collect();
+        self.replicas = Some(replicas::Replicas::start(
+            self.pool.clone(),
+            urls,
+            max_lag,
+            wait,
+        ));
+        self
+    }
+
+    /// The replicas, when configured.
+    pub fn replicas(&self) -> Option<&replicas::Replicas> {
+        self.replicas.as_deref()
+    }
+
+    /// Runs a record read for `organization` on a replica that has replayed
+    /// that organization's last write, or else on the primary (see
+    /// [`replicas`]). Without replicas this is [`Database::run`]. The work
+    /// must only read, apart from audit appends (they go to the primary).
+    pub async fn read<T, E, F>(&self, organization: &str, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Clone + Send + 'static,
+        T: Send + 'static,
+        E: From<StorageError> + Send + 'static,
+    {
+        let Some(replicas) = self.replicas.clone() else {
+            return self.run(work).await;
+        };
+        let organization = organization.to_owned();
+        let read_entries = self.read_entries.clone();
+        let span = tracing::Span::current();
+        let on_replica = work.clone();
+        let attempt = tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            let (replica, mut conn) = match replicas.connection_for(&organization) {
+                Ok(found) => found,
+                Err(reason) => return Err(reason),
+            };
+            health::take_noted();
+            health::take_suspect();
+            replicas::take_failed();
+            let result = replicas::with_writes_on(replicas.primary(), || {
+                audit::with_read_queue(&read_entries, || on_replica(&mut conn))
+            });
+            let noted = health::take_noted();
+            health::take_suspect();
+            match result {
+                Err(_) if replicas::take_failed() || noted.is_some() => {
+                    let cause = noted.map_or_else(|| "query failed".into(), |(_, c)| c);
+                    replicas.failed(replica, &cause);
+                    Err(replicas::PrimaryReason::ReplicaFailed)
+                }
+                result => Ok(result),
+            }
+        })
+        .await;
+        match attempt {
+            Ok(Ok(result)) => result,
+            Ok(Err(reason)) => {
+                if let Some(replicas) = &self.replicas {
+                    replicas.count_primary_read(reason);
+                }
+                self.run(work).await
+            }
+            Err(join_error) => Err(E::from(StorageError::Unavailable(format!(
+                "storage task failed: {join_error}"
+            )))),
+        }
     }
 
     /// Whether the database is known to be unreachable right now.
@@ -335,13 +430,20 @@ impl Database {
         let health = self.health.clone();
         let timeout = self.timeout;
         let sqlite_dir = self.sqlite_dir.clone();
+        let replicas = self.replicas.clone();
         let span = tracing::Span::current();
         let joined = tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
             let mut conn = checkout(&pool, &health, timeout)?;
             health::take_noted();
             health::take_suspect();
+            replicas::take_writer();
             let result = audit::with_read_queue(&read_entries, || work(&mut conn));
+            if let (Some(replicas), Some(writer), true) =
+                (&replicas, replicas::take_writer(), result.is_ok())
+            {
+                replicas::note_write(replicas, &mut conn, &writer);
+            }
             let noted = match (&result, health::take_noted(), health::take_suspect()) {
                 // The database ended the transaction and diesel lost the
                 // cause: name it if the disk says why, and otherwise still

@@ -147,6 +147,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    write_positions (organization_id) {
+        organization_id -> Text,
+        lsn -> BigInt,
+    }
+}
+
+diesel::table! {
     feed_head (id) {
         id -> Integer,
         seq -> BigInt,
@@ -302,4 +309,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_endpoints,
     webhook_outbox,
     webhook_deliveries,
+    write_positions,
 );

@@ -375,6 +375,24 @@ impl TestApp {
         }
     }
 
+    /// Starts another server on the same database and settings (new
+    /// ports), as a scaled-out deployment runs several; returns its API
+    /// port and handles.
+    pub async fn start_peer(
+        &self,
+    ) -> (
+        u16,
+        (actix_web::dev::ServerHandle, actix_web::dev::ServerHandle),
+    ) {
+        let app = tracewire::startup::Application::build(self.settings.clone())
+            .await
+            .expect("peer server starts");
+        let port = app.api_addr().port();
+        let handles = app.handles();
+        tokio::spawn(app.run_until_stopped());
+        (port, handles)
+    }
+
     pub async fn stop(&self) {
         self.handles.0.stop(true).await;
         self.handles.1.stop(true).await;

@@ -29,6 +29,7 @@ mod process;
 mod rate_limits;
 mod receiver;
 mod records;
+mod replicas;
 mod schema_fuzz;
 mod screening;
 mod shutdown;
