@@ -290,6 +290,6 @@ echo "records: $on_primary on the primary, $on_replica on the replica"
   echo "FATAL: the replica differs from the primary" >&2
   exit 1
 }
-echo "note: the servers read from the primary; the replica streams but serves no reads (database.replica_url is not in this build)"
+echo "note: the servers are not configured with database.replica_urls here: they read from the primary; the replica streams"
 
 step "ok: scale-out $MODE mode passed"
