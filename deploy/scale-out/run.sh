@@ -140,6 +140,7 @@ SERVER_PIDS=()
 start_server() { # start_server INDEX (0 or 1)
   local i=$1
   TRACEWIRE_DATABASE__URL="$PRIMARY_URL" \
+    TRACEWIRE_DATABASE__REPLICA_URLS="[\"$REPLICA_URL\"]" \
     TRACEWIRE_API__LISTEN="127.0.0.1:${API_PORTS[$i]}" \
     TRACEWIRE_OPS__LISTEN="127.0.0.1:${OPS_PORTS[$i]}" \
     NO_COLOR=1 "$BIN" --config "$DEMO/tracewire.toml" serve >>"$WORK/server$((i + 1)).log" 2>&1 &
@@ -290,6 +291,16 @@ echo "records: $on_primary on the primary, $on_replica on the replica"
   echo "FATAL: the replica differs from the primary" >&2
   exit 1
 }
-echo "note: the servers are not configured with database.replica_urls here: they read from the primary; the replica streams"
+# Both servers have database.replica_urls = [the replica]: reads went there.
+replica_reads() { # replica_reads INDEX -> reads that server sent to the replica
+  curl -fsS "http://127.0.0.1:${OPS_PORTS[$1]}/metrics" \
+    | awk '/^tracewire_replica_reads_total/ { n += $NF } END { print n + 0 }'
+}
+# Server 2 was killed and restarted above, so its counter started again.
+for i in 0 1; do echo "server $((i + 1)): $(replica_reads "$i") reads served by the replica"; done
+[ "$(replica_reads 0)" -gt 0 ] || {
+  echo "FATAL: server 1 served no read from its replica" >&2
+  exit 1
+}
 
 step "ok: scale-out $MODE mode passed"

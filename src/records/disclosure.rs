@@ -533,7 +533,7 @@ mod tests {
             relation: None,
             from: None,
             to: None,
-            sighting: sighting.then(|| SightingDetails {
+            sighting: sighting.then_some(SightingDetails {
                 of: None,
                 seen_at: at,
                 count: 3,
