@@ -35,6 +35,10 @@ pub enum StorageFault {
     /// out of memory; a disk with a little space left passes the space
     /// check but not a large write).
     Aborted,
+    /// Other writers held the database longer than the write could wait
+    /// (SQLite's "database is locked" after its busy timeout): nothing was
+    /// stored, and the same request can be sent again.
+    Busy,
 }
 
 impl StorageFault {
@@ -47,13 +51,16 @@ impl StorageFault {
             StorageFault::Aborted => {
                 "the database could not complete the write (it ended the transaction: out of disk space, an I/O error or out of memory); nothing was stored"
             }
+            StorageFault::Busy => {
+                "the database was busy with other writes for longer than this one could wait; nothing was stored, send it again"
+            }
         }
     }
 
     /// The `Retry-After` a client gets, in seconds.
     pub fn retry_after_secs(self) -> u32 {
         match self {
-            StorageFault::Unreachable => 1,
+            StorageFault::Unreachable | StorageFault::Busy => 1,
             StorageFault::NoSpace | StorageFault::ReadOnly | StorageFault::Aborted => 30,
         }
     }
@@ -66,6 +73,7 @@ impl std::fmt::Display for StorageFault {
             StorageFault::NoSpace => "database full",
             StorageFault::ReadOnly => "database read-only",
             StorageFault::Aborted => "database ended the transaction",
+            StorageFault::Busy => "database busy",
         })
     }
 }
@@ -104,6 +112,10 @@ pub fn classify_message(message: &str) -> Option<StorageFault> {
         "unable to open database file", // SQLITE_CANTOPEN
         "disk i/o error",               // SQLITE_IOERR
     ];
+    const BUSY: &[&str] = &[
+        "database is locked", // SQLITE_BUSY after busy_timeout
+        "database table is locked",
+    ];
     let message = message.to_ascii_lowercase();
     let any = |needles: &[&str]| needles.iter().any(|n| message.contains(n));
     if any(NO_SPACE) {
@@ -112,6 +124,8 @@ pub fn classify_message(message: &str) -> Option<StorageFault> {
         Some(StorageFault::ReadOnly)
     } else if any(UNREACHABLE) {
         Some(StorageFault::Unreachable)
+    } else if any(BUSY) {
+        Some(StorageFault::Busy)
     } else {
         None
     }
@@ -392,6 +406,7 @@ mod tests {
                 "cannot execute INSERT in a read-only transaction",
                 Some(StorageFault::ReadOnly),
             ),
+            ("database is locked", Some(StorageFault::Busy)),
             ("duplicate key value violates unique constraint", None),
             ("syntax error at or near \"SELEC\"", None),
         ];

@@ -635,3 +635,63 @@ fn read_only_sqlite_database_fails_fast_at_start() {
     eprintln!("read-only database refused in {took:?}: {}", err.trim());
     fs.remount("rw").unwrap();
 }
+
+/// Another writer holds SQLite's write lock for longer than the server's
+/// busy timeout (10 s): the write is a 503 storage fault with Retry-After
+/// ("database busy"), never a 500, stores nothing, and the same request
+/// succeeds once the lock is released.
+#[actix_web::test]
+async fn sqlite_write_lock_held_past_the_busy_timeout_answers_503() {
+    use diesel::prelude::*;
+    let app = TestApp::spawn(TestBackend::Sqlite).await;
+    let acme = app.add_org(
+        "acme",
+        OrganizationType::Forensics,
+        "indicators:read indicators:write",
+    );
+    let token = app.token(&acme).await;
+    let count = |app: &TestApp| {
+        let mut conn = app.db.get().unwrap();
+        tracewire::storage::schema::records::table
+            .count()
+            .get_result::<i64>(&mut *conn)
+            .unwrap()
+    };
+    let path = app
+        .settings
+        .database
+        .url
+        .trim_start_matches("sqlite://")
+        .to_owned();
+    let mut holder = diesel::SqliteConnection::establish(&path).unwrap();
+    diesel::connection::SimpleConnection::batch_execute(&mut holder, "BEGIN IMMEDIATE").unwrap();
+    let before = count(&app);
+    let reply = app
+        .send_json(
+            &acme,
+            Method::POST,
+            "/v1/records",
+            &token,
+            address_batch(7, 3),
+        )
+        .await;
+    assert_storage_unavailable(&reply);
+    assert!(
+        reply.body["detail"].as_str().unwrap_or("").contains("busy"),
+        "{}",
+        reply.body
+    );
+    diesel::connection::SimpleConnection::batch_execute(&mut holder, "ROLLBACK").unwrap();
+    assert_eq!(count(&app), before, "nothing was stored");
+    let retried = app
+        .send_json(
+            &acme,
+            Method::POST,
+            "/v1/records",
+            &token,
+            address_batch(7, 3),
+        )
+        .await;
+    assert_eq!(retried.status, 201, "{}", retried.body);
+    assert_eq!(count(&app), before + 3);
+}
