@@ -30,8 +30,10 @@ pub struct Neighbourhood {
     pub links: Vec<GraphLink>,
 }
 
-/// The visible links among `rows` (sighting links are not relationships).
-fn visible_links(
+/// The visible links among `rows` (sighting links are not relationships):
+/// a link shows only if the reader may read the relationship and both its
+/// ends. The one place that rule lives; [`super::relationships`] uses it too.
+pub(super) fn visible_links(
     conn: &mut DbConnection,
     reader: &Reader,
     rows: Vec<LinkRow>,

@@ -36,27 +36,10 @@ fn read_relationships(
     id: &str,
 ) -> Result<Vec<RecordView>, RecordError> {
     read_one(conn, reader, id)?;
-    let links: Vec<LinkRow> = store::links_touching(conn, id)?
+    let touching = store::links_touching(conn, id)?;
+    Ok(super::graph::visible_links(conn, reader, touching)?
         .into_iter()
-        .filter(|l| l.relation != store::SIGHTING_OF)
-        .collect();
-    let mut ids: Vec<String> = links
-        .iter()
-        .flat_map(|l| {
-            [
-                l.relationship_id.clone(),
-                l.from_id.clone(),
-                l.to_id.clone(),
-            ]
-        })
-        .collect();
-    ids.sort();
-    ids.dedup();
-    let visible = visible_records(conn, reader, &ids)?;
-    Ok(links
-        .iter()
-        .filter(|l| visible.contains_key(&l.from_id) && visible.contains_key(&l.to_id))
-        .filter_map(|l| visible.get(&l.relationship_id).cloned())
+        .map(|link| link.relationship)
         .collect())
 }
 
